@@ -1,0 +1,109 @@
+import CLD4MRec
+import LD4MRec
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The helpers every thunk uses: turn thrown errors into status codes plus the per-thread
+// message, and turn C arguments into Swift values after validating them.
+
+/// Per-thread last-error text, owned by the library (a malloc'd C string per thread,
+/// freed when the thread exits or the next error replaces it).
+private let lastErrorKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key) { free($0) }
+    return key
+}()
+
+func setLastError(_ message: String) {
+    let copy = strdup(message)
+    free(pthread_getspecific(lastErrorKey))
+    pthread_setspecific(lastErrorKey, copy)
+}
+
+func lastError() -> UnsafePointer<CChar> {
+    guard let message = pthread_getspecific(lastErrorKey) else { return cString("") }
+    return UnsafePointer(message.assumingMemoryBound(to: CChar.self))
+}
+
+/// Text that lives as long as the process (for static strings returned to C).
+func cString(_ text: StaticString) -> UnsafePointer<CChar> {
+    UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+/// Runs a thunk's body: OK, or the error's status with its message recorded.
+func guarded(_ body: () throws -> Void) -> Int32 {
+    do {
+        try body()
+        return Int32(LD4MREC_OK)
+    } catch let error as LD4MRecError {
+        setLastError(error.message)
+        return error.code.rawValue
+    } catch {
+        setLastError("internal error: \(error)")
+        return LD4MRecError.Code.internalError.rawValue
+    }
+}
+
+func invalid(_ message: String) -> LD4MRecError { LD4MRecError(.invalidArgument, message) }
+
+/// A required pointer argument.
+func required<T>(_ pointer: T?, _ name: String) throws -> T {
+    guard let pointer else { throw invalid("\(name) must not be NULL") }
+    return pointer
+}
+
+/// An array argument given as pointer + count; NULL is allowed only with count 0.
+func array<T>(_ pointer: UnsafePointer<T>?, _ count: Int, _ name: String) throws -> [T] {
+    guard count >= 0, count <= Int(Int32.max) * 64 else { throw invalid("\(name): count \(UInt(bitPattern: count)) is too large") }
+    guard count > 0 else { return [] }
+    guard let pointer else { throw invalid("\(name) is NULL but its count is \(count)") }
+    return Array(UnsafeBufferPointer(start: pointer, count: count))
+}
+
+/// Checks an output capacity; on shortfall reports the needed count and throws.
+func requireCapacity(_ capacity: Int, _ needed: Int, _ countOut: UnsafeMutablePointer<Int>?, _ what: String) throws {
+    guard capacity >= 0, capacity >= needed else {
+        countOut?.pointee = needed
+        throw LD4MRecError(.bufferTooSmall, "\(what): capacity \(UInt(bitPattern: capacity)) is below the \(needed) needed")
+    }
+}
+
+func validK(_ k: Int32) throws -> Int {
+    guard k >= 1 else { throw invalid("k must be at least 1, got \(k)") }
+    return Int(k)
+}
+
+// MARK: Handles
+
+/// What an `ld4mrec_model *` points to: the model plus the C strings it hands out.
+final class ModelHandle {
+    let model: Model
+    let modalityNames: [UnsafeMutablePointer<CChar>]
+
+    init(_ model: Model) {
+        self.model = model
+        modalityNames = model.modalityNames.map { strdup($0) }
+    }
+
+    deinit { modalityNames.forEach { free($0) } }
+}
+
+func retain(_ handle: ModelHandle) -> OpaquePointer { OpaquePointer(Unmanaged.passRetained(handle).toOpaque()) }
+func retain(_ store: HistoryStore) -> OpaquePointer { OpaquePointer(Unmanaged.passRetained(store).toOpaque()) }
+
+func modelHandle(_ pointer: OpaquePointer?) throws -> ModelHandle {
+    Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer(try required(pointer, "model"))).takeUnretainedValue()
+}
+
+func model(_ pointer: OpaquePointer?) throws -> Model { try modelHandle(pointer).model }
+
+func store(_ pointer: OpaquePointer?) throws -> HistoryStore {
+    Unmanaged<HistoryStore>.fromOpaque(UnsafeRawPointer(try required(pointer, "store"))).takeUnretainedValue()
+}
+
+func path(_ pointer: UnsafePointer<CChar>?) throws -> String {
+    let path = String(cString: try required(pointer, "path"))
+    guard !path.isEmpty else { throw invalid("path must not be empty") }
+    return path
+}

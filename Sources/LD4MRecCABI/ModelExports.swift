@@ -1,0 +1,100 @@
+import CLD4MRec
+import LD4MRec
+
+// Versions, status text, errors and the model handle.
+
+@c @implementation
+public func ld4mrec_version_number() -> Int32 {
+    Int32(LD4MREC_VERSION_MAJOR * 10000 + LD4MREC_VERSION_MINOR * 100 + LD4MREC_VERSION_PATCH)
+}
+
+@c @implementation
+public func ld4mrec_version_string() -> UnsafePointer<CChar>! {
+    cString("0.1.0")  // LD4MREC_VERSION_STRING; Tests/abi checks that they agree
+}
+
+@c @implementation
+public func ld4mrec_abi_version() -> Int32 { Int32(LD4MREC_ABI_VERSION) }
+
+@c @implementation
+public func ld4mrec_status_string(_ status: Int32) -> UnsafePointer<CChar>! {
+    switch LD4MRecError.Code(rawValue: status) {
+    case nil where status == Int32(LD4MREC_OK): return cString("ok")
+    case .invalidArgument: return cString("invalid argument")
+    case .bufferTooSmall: return cString("buffer too small")
+    case .io: return cString("input/output error")
+    case .invalidFile: return cString("invalid file")
+    case .unsupportedVersion: return cString("unsupported format version")
+    case .unknownUser: return cString("unknown user")
+    case .outOfMemory: return cString("out of memory")
+    case .internalError: return cString("internal error")
+    case nil: return cString("unknown status code")
+    }
+}
+
+@c @implementation
+public func ld4mrec_last_error() -> UnsafePointer<CChar>! { lastError() }
+
+@c @implementation
+public func ld4mrec_model_load(_ path: UnsafePointer<CChar>!, _ outModel: UnsafeMutablePointer<OpaquePointer?>!) -> Int32 {
+    guarded {
+        let path = try LD4MRecCABI.path(path)
+        let out = try required(outModel, "out_model")
+        out.pointee = retain(ModelHandle(try Model(contentsOf: path)))
+    }
+}
+
+@c @implementation
+public func ld4mrec_model_free(_ model: OpaquePointer!) {
+    guard let model else { return }
+    Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer(model)).release()
+}
+
+@c @implementation
+public func ld4mrec_model_get_info(_ model: OpaquePointer!, _ outInfo: UnsafeMutablePointer<ld4mrec_model_info>!) -> Int32 {
+    guarded {
+        let model = try LD4MRecCABI.model(model)
+        let out = try required(outInfo, "out_info")
+        let size = out.pointee.struct_size
+        guard size >= MemoryLayout<ld4mrec_model_info>.size else {
+            throw invalid("out_info->struct_size is \(size), expected sizeof(ld4mrec_model_info) = \(MemoryLayout<ld4mrec_model_info>.size)")
+        }
+        let h = model.hyperparameters
+        out.pointee = ld4mrec_model_info(
+            struct_size: MemoryLayout<ld4mrec_model_info>.size,
+            format_version: Int32(ModelFile.formatVersion),
+            n_items: Int64(model.itemCount),
+            n_users: Int64(model.userIDs.count),
+            n_history_users: Int64(model.trainingHistories?.rowCount ?? 0),
+            hidden_size: Int32(h.hiddenSize),
+            svd_rank: Int32(h.svdRank),
+            step_embedding_size: Int32(h.stepEmbeddingSize),
+            n_steps: Int32(h.steps),
+            n_blocks: Int32(h.blocks),
+            film_hidden_size: Int32(h.filmHiddenSize),
+            n_modalities: Int32(model.modalityNames.count))
+    }
+}
+
+@c @implementation
+public func ld4mrec_model_n_items(_ model: OpaquePointer!) -> Int {
+    (try? LD4MRecCABI.model(model).itemCount) ?? 0
+}
+
+@c @implementation
+public func ld4mrec_model_modality_name(_ model: OpaquePointer!, _ index: Int32) -> UnsafePointer<CChar>! {
+    guard let handle = try? modelHandle(model), index >= 0, Int(index) < handle.modalityNames.count else { return nil }
+    return UnsafePointer(handle.modalityNames[Int(index)])
+}
+
+@c @implementation
+public func ld4mrec_model_item_ids(_ model: OpaquePointer!, _ outIDs: UnsafeMutablePointer<Int64>!, _ capacity: Int,
+                                   _ outCount: UnsafeMutablePointer<Int>!) -> Int32 {
+    guarded {
+        let ids = try LD4MRecCABI.model(model).catalogue.ids
+        let out = try required(outIDs, "out_ids")
+        try requireCapacity(capacity, ids.count, outCount, "out_ids")
+        ids.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: ids.count) }
+        outCount?.pointee = ids.count
+    }
+}

@@ -1,0 +1,25 @@
+import ArgumentParser
+import LD4MRec
+
+@main
+struct LD4MRecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ld4mrec",
+        abstract: "Serve LD4MRec multimedia recommendation models.",
+        version: "0.1.0",
+        subcommands: [Inspect.self, Recommend.self, Synthesize.self])
+}
+
+/// Runs a command body, turning library errors into a message and exit code 1.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as LD4MRecError {
+        throw ValidationErrorMessage(message: error.message)
+    }
+}
+
+struct ValidationErrorMessage: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
