@@ -11,16 +11,13 @@ final class HDF5File {
     private var id: hid_t
 
     private static let lock = Lock()
-    private static let silenced: Void = {
-        H5open()
-        // Errors come back as return codes and become LD4MRecErrors; don't print stacks.
-        _ = ld4mrec_h5_silence_errors()
-    }()
-
     /// Runs `body` holding the libhdf5 lock. All uses of `HDF5File` happen inside it.
     static func serialized<T>(_ body: () throws -> T) rethrows -> T {
         try lock.withLock {
-            _ = silenced
+            // Errors come back as return codes and become LD4MRecErrors: don't let libhdf5
+            // print its error stacks into the host's stderr. A thread-safe libhdf5 keeps
+            // this setting per thread, so it is set on every entry.
+            _ = ld4mrec_h5_silence_errors()
             return try body()
         }
     }
@@ -216,6 +213,26 @@ final class HDF5File {
             throw LD4MRecError.invalidFile("\(describe(object)): attribute '\(name)' must be a scalar")
         }
         return attribute
+    }
+
+    /// An integer attribute, exactly (a float attribute holding an integral value is
+    /// accepted too).
+    func readInteger(_ object: String, _ name: String) throws -> Int64? {
+        guard let attribute = try openAttribute(object, name) else { return nil }
+        defer { H5Aclose(attribute) }
+        let type = H5Aget_type(attribute)
+        defer { H5Tclose(type) }
+        if H5Tget_class(type) == H5T_INTEGER {
+            var value: Int64 = 0
+            guard H5Aread(attribute, ld4mrec_h5t_native_int64(), &value) >= 0 else {
+                throw LD4MRecError.invalidFile("\(describe(object)): attribute '\(name)' cannot be read")
+            }
+            return value
+        }
+        guard let number = try readNumber(object, name), number.rounded() == number, abs(number) < 0x1p62 else {
+            throw LD4MRecError.invalidFile("\(describe(object)): attribute '\(name)' must be an integer")
+        }
+        return Int64(number)
     }
 
     /// A numeric attribute (any integer or float type) as Double.

@@ -120,8 +120,8 @@ public enum ModelFile {
 
     private static func integer(_ file: HDF5File, _ object: String, _ name: String,
                                 _ fail: (String) -> LD4MRecError, range: ClosedRange<Int>) throws -> Int {
-        guard let value = try file.readNumber(object, name) else { throw fail("no '\(name)' attribute") }
-        guard value.rounded() == value, value >= Double(range.lowerBound), value <= Double(range.upperBound) else {
+        guard let value = try file.readInteger(object, name) else { throw fail("no '\(name)' attribute") }
+        guard value >= Int64(range.lowerBound), value <= Int64(range.upperBound) else {
             throw fail("attribute '\(name)' must be an integer in \(range), got \(value)")
         }
         return Int(value)
@@ -129,7 +129,7 @@ public enum ModelFile {
 
     private static func readHyperparameters(_ file: HDF5File, _ fail: (String) -> LD4MRecError) throws -> Hyperparameters {
         var h = Hyperparameters()
-        let big = 1 ... (1 << 30)
+        let big = 1 ... (1 << 20)
         // Architecture: required.
         h.hiddenSize = try integer(file, "/", "hidden_size", fail, range: big)
         h.svdRank = try integer(file, "/", "svd_rank", fail, range: big)
@@ -144,7 +144,7 @@ public enum ModelFile {
 
         // Diffusion and training: recorded when the trainer knows them, else defaults.
         func optionalInteger(_ name: String, _ value: inout Int, _ range: ClosedRange<Int>) throws {
-            if try file.readNumber("/", name) != nil { value = try integer(file, "/", name, fail, range: range) }
+            if try file.readInteger("/", name) != nil { value = try integer(file, "/", name, fail, range: range) }
         }
         func optionalNumber(_ name: String, _ value: inout Double) throws {
             if let number = try file.readNumber("/", name) {
@@ -179,10 +179,8 @@ public enum ModelFile {
         try optionalInteger("svd_oversamples", &h.svdOversamples, 0 ... (1 << 30))
         try optionalInteger("svd_power_iterations", &h.svdPowerIterations, 0 ... 1000)
         try optionalChoice("feature_standardization", &h.featureStandardization)
-        if let seed = try file.readNumber("/", "seed") {
-            guard seed >= 0, seed.rounded() == seed, seed < 0x1p63 else { throw fail("attribute 'seed' must be a non-negative integer") }
-            h.seed = UInt64(seed)
-        }
+        // Seeds are 64-bit unsigned, stored in an int64 attribute with the same bits.
+        if let seed = try file.readInteger("/", "seed") { h.seed = UInt64(bitPattern: seed) }
         return h
     }
 
@@ -213,7 +211,7 @@ public enum ModelFile {
                               ("conditions_from_dropped_history", h.conditionsFromDroppedHistory ? 1 : 0)] {
             try file.writeInteger("/", name, Int64(value))
         }
-        try file.writeInteger("/", "seed", Int64(bitPattern: h.seed & 0x7fff_ffff_ffff_ffff))
+        try file.writeInteger("/", "seed", Int64(bitPattern: h.seed))
         for (name, value) in [("leaky_relu_slope", h.leakyReluSlope), ("noise_scale", h.noiseScale),
                               ("noise_min", h.noiseMin), ("soft_target_probability", h.softTargetProbability),
                               ("soft_target_gamma", h.softTargetGamma), ("learning_rate", h.learningRate),

@@ -1,0 +1,133 @@
+import Testing
+@testable import LD4MRec
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A deliberately naive, dense, double-precision reading of docs/MODEL.md's forward pass,
+/// written from the spec rather than from the serving code.
+func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Double] {
+    let h = p.hyperparameters
+    let n = p.itemCount, k = h.svdRank, slope = h.leakyReluSlope
+    func linear(_ layer: DenseLayer, _ x: [Double]) -> [Double] {
+        (0 ..< layer.outputSize).map { r in
+            (0 ..< layer.inputSize).reduce(Double(layer.bias[r])) { $0 + Double(layer.weight[r, $1]) * x[$1] }
+        }
+    }
+    func leaky(_ x: [Double]) -> [Double] { x.map { $0 < 0 ? $0 * slope : $0 } }
+    let items = Array(Set(history)).sorted()
+    var x = [Double](repeating: 0, count: n)
+    for i in items { x[i] = 1 }
+    let degU = Double(items.count)
+    var c = [Double](repeating: 0, count: 2 * k)
+    for i in items {
+        for j in 0 ..< k {
+            c[j] += Double(p.svdItemFactors[i, j]) / Double(p.svdSingularValues[j])
+            if p.itemDegrees[i] > 0 { c[k + j] += Double(p.svdItemFactors[i, j]) / (degU * Double(p.itemDegrees[i])).squareRoot() }
+        }
+    }
+    let prefs: [[Double]] = p.modalities.map { modality in
+        var v = [Double](repeating: 0, count: modality.features.cols)
+        for i in items where p.itemDegrees[i] > 0 {
+            for j in v.indices { v[j] += Double(modality.features[i, j]) / (degU * Double(p.itemDegrees[i])).squareRoot() }
+        }
+        return v
+    }
+    let zRow: [Float] = userRow.map { p.zIn.row($0) } ?? p.zInDefault
+    let z: [Double] = zRow.map { Double($0) }
+    var hidden = linear(p.input, x)
+    for (s, block) in p.blocks.enumerated() {
+        let a = linear(block.hidden, hidden + z).map(tanh)
+        let cg = linear(block.condition, c).map(tanh)
+        let g: [Double] = linear(block.gate, z).map { 1 / (1 + exp(-$0)) }
+        hidden = (0 ..< hidden.count).map { (i: Int) -> Double in a[i] * (1 - g[i]) + cg[i] * g[i] }
+        for m in p.modalities.indices {
+            let scale = linear(block.filmScale[m].fc2, leaky(linear(block.filmScale[m].fc1, prefs[m])))
+            let shift = linear(block.filmShift[m].fc2, leaky(linear(block.filmShift[m].fc1, prefs[m])))
+            hidden = (0 ..< hidden.count).map { (i: Int) -> Double in scale[i] * hidden[i] + shift[i] }
+            if m < p.modalities.count - 1 { hidden = leaky(hidden) }
+        }
+        if s < p.blocks.count - 1 { hidden = leaky(hidden) }
+    }
+    return linear(p.output, hidden)
+}
+
+@Suite struct ScoringTests {
+    @Test(arguments: [[("image", 6), ("audio", 4)], [], [("text", 3)]], [1, 2, 3])
+    func fullScoresMatchTheNaiveReference(modalities: [(String, Int)], blocks: Int) throws {
+        let parameters = try ModelParameters.synthetic(smallSpec(modalities: modalities, blocks: blocks))
+        let model = try Model(parameters)
+        let cold = parameters.itemDegrees.firstIndex(of: 0)!
+        let cases: [(history: [Int], user: Int?)] = [([0, 3, 7], 2), ([], nil), ([5, cold], nil), ([1, 1, 2, cold], 0), ([39], 11)]
+        for (history, user) in cases {
+            let query = model.query(history: history.map { parameters.itemIDs[$0] }, user: user.map { parameters.userIDs[$0] })
+            let scores = model.scores(query)
+            let expected = referenceScores(parameters, history: history, userRow: user)
+            let diff = zip(scores, expected).map { abs(Double($0) - $1) }.max()!
+            #expect(diff < 1e-4, "history \(history), user \(String(describing: user)): max diff \(diff)")
+        }
+    }
+
+    @Test func candidateAndBatchScoresAgreeWithFullScores() throws {
+        let model = try smallModel()
+        let store = HistoryStore(model: model, trainingHistories: true)
+        let users = Array(model.userIDs.prefix(5)) + [999_999]
+        let queries = try users.map { try model.query(user: $0, in: store) }
+        var batch = [Float](repeating: 0, count: users.count * model.itemCount)
+        try batch.withUnsafeMutableBufferPointer { try model.scores(queries, into: $0) }
+        let candidates: [Int64] = [model.catalogue.ids[3], 12345, model.catalogue.ids[0], model.catalogue.ids[39]]
+        for (u, query) in queries.enumerated() {
+            let full = model.scores(query)
+            // Batched GEMMs block differently: equal up to float rounding.
+            let row = batch[u * model.itemCount ..< (u + 1) * model.itemCount]
+            #expect(zip(row, full).allSatisfy { abs($0 - $1) < 1e-5 })
+            let (scores, unknown) = model.scores(query, candidates: candidates)
+            #expect(unknown == 1)
+            #expect(scores[1] == -.infinity)
+            for (i, c) in [(0, 3), (2, 0), (3, 39)] { #expect(abs(scores[i] - full[c]) < 1e-5) }
+        }
+    }
+
+    @Test func historyOrderAndDuplicatesDoNotMatter() throws {
+        let model = try smallModel()
+        let ids = model.catalogue.ids
+        let a = model.scores(model.query(history: [ids[4], ids[9], ids[2]]))
+        let b = model.scores(model.query(history: [ids[2], ids[4], ids[9], ids[4], 77]))
+        #expect(a == b)
+        #expect(model.query(history: [ids[2], 77, 78]).skippedItems == 2)
+    }
+
+    @Test func recommendHonoursOptions() throws {
+        let model = try smallModel()
+        let ids = model.catalogue.ids
+        let history = [ids[1], ids[2], ids[3]]
+        let query = model.query(history: history)
+        let full = model.scores(query)
+        let ranked = full.indices.sorted { full[$0] > full[$1] }.map { ids[$0] }
+
+        let top = try model.recommend(query, k: 5)
+        #expect(top.map(\.itemID) == Array(ranked.filter { !history.contains($0) }.prefix(5)))
+
+        let withHistory = try model.recommend(query, k: 5, options: RecommendOptions(excludeHistory: false))
+        #expect(withHistory.map(\.itemID) == Array(ranked.prefix(5)))
+
+        let only = [ids[1], ids[10], ids[20], ids[30], 4242]
+        let restricted = try model.recommend(query, k: 10, options: RecommendOptions(onlyItems: only, excludedItems: [ids[20]]))
+        #expect(restricted.map(\.itemID) == ranked.filter { [ids[10], ids[30]].contains($0) })
+
+        let all = try model.recommend(query, k: Int(Int32.max))
+        #expect(all.count == model.itemCount - 3)
+        expectError(.invalidArgument, containing: "k must be at least 1") { _ = try model.recommend(query, k: 0) }
+    }
+
+    @Test func unknownUsersUseTheDefaultEmbedding() throws {
+        let parameters = try ModelParameters.synthetic(smallSpec())
+        let model = try Model(parameters)
+        let history = [parameters.itemIDs[1]]
+        let anonymous = model.scores(model.query(history: history))
+        let unknown = model.scores(model.query(history: history, user: -5))
+        let known = model.scores(model.query(history: history, user: parameters.userIDs[0]))
+        #expect(anonymous == unknown)
+        #expect(anonymous != known)
+    }
+}
