@@ -134,14 +134,3 @@ import Glibc
         }
     }
 }
-
-func listDirectory(_ path: String) throws -> [String] {
-    guard let dir = opendir(path) else { throw LD4MRecError(.io, "cannot list \(path)") }
-    defer { closedir(dir) }
-    var names: [String] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names.sorted()
-}

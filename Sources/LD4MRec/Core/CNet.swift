@@ -18,15 +18,6 @@ extension DenseLayer {
     }
 }
 
-extension FiLMNetwork {
-    /// `fc2(leaky_relu(fc1(p)))`
-    func forward(_ p: Matrix, slope: Float) -> Matrix {
-        var hidden = fc1.forward(p)
-        hidden.applyLeakyReLU(slope: slope)
-        return fc2.forward(hidden)
-    }
-}
-
 extension Matrix {
     mutating func addRowVector(_ vector: [Float]) {
         let cols = self.cols
@@ -40,10 +31,12 @@ extension Matrix {
         }
     }
 
-    mutating func applyLeakyReLU(slope: Float) {
-        values.withUnsafeMutableBufferPointer { v in
+    func leakyReLU(slope: Float) -> Matrix {
+        var result = self
+        result.values.withUnsafeMutableBufferPointer { v in
             for i in v.indices where v[i] < 0 { v[i] *= slope }
         }
+        return result
     }
 
     /// [self ; other] along columns.
@@ -61,7 +54,7 @@ extension Matrix {
 struct CNetInputs {
     /// `W_in x + b_in` (B x d).
     var inputActivation: Matrix
-    /// The step embedding z (B x d_f): z_in[u] at inference.
+    /// The step embedding z (B x d_f): z_t + z_in[u] in training, z_in[u] at inference.
     var stepEmbedding: Matrix
     /// The collaborative signal c_u (B x 2k).
     var collaborative: Matrix
@@ -69,38 +62,74 @@ struct CNetInputs {
     var preferences: [Matrix]
 }
 
+/// What the backward pass needs from the forward pass of one block.
+struct BlockTape {
+    var hz: Matrix            // [h ; z], the input of W1
+    var a: Matrix             // tanh(W1 [h; z] + b1)
+    var c: Matrix             // tanh(W2 c_u + b2)
+    var g: Matrix             // sigmoid(W3 z + b3)
+    var film: [FiLMTape]      // per modality
+    var output: Matrix        // the block's output before the activation between blocks
+}
+
+struct FiLMTape {
+    var input: Matrix         // h entering this FiLM step
+    var scaleHidden: Matrix   // fc1 pre-activation of the scale MLP
+    var shiftHidden: Matrix   // fc1 pre-activation of the shift MLP
+    var scale: Matrix
+    var output: Matrix        // scale * h + shift, before the leaky ReLU between modalities
+}
+
 /// The C-Net of docs/MODEL.md from the input layer's output to the last hidden layer.
-/// The output layer is applied by the caller: as a GEMM for full score vectors, or as
-/// dot products for a few candidates.
+/// Serving and training run this same code; training passes a tape to record what the
+/// backward pass needs. The output layer is applied by the caller: a GEMM for full score
+/// vectors, or dot products for a few candidates.
 enum CNet {
-    static func hidden(blocks: [CNetBlock], slope: Double, _ inputs: CNetInputs) -> Matrix {
+    static func hidden(blocks: [CNetBlock], slope: Double, _ inputs: CNetInputs, tape: UnsafeMutablePointer<[BlockTape]>? = nil) -> Matrix {
         let slope = Float(slope)
         var h = inputs.inputActivation
         let z = inputs.stepEmbedding
         for (s, block) in blocks.enumerated() {
+            if s > 0 { h = h.leakyReLU(slope: slope) }
             // CG block (Eq. 18-20): h = tanh(W1 [h; z] + b1) * (1 - g) + tanh(W2 c + b2) * g
-            var a = block.hidden.forward(h.concatenatingColumns(z))
+            let hz = h.concatenatingColumns(z)
+            var a = block.hidden.forward(hz)
             var c = block.condition.forward(inputs.collaborative)
             var g = block.gate.forward(z)
+            var mixed = a
             a.values.withUnsafeMutableBufferPointer { a in
                 c.values.withUnsafeMutableBufferPointer { c in
                     g.values.withUnsafeMutableBufferPointer { g in
-                        for i in a.indices {
-                            let gate = 1 / (1 + exp(-g[i]))
-                            a[i] = tanh(a[i]) * (1 - gate) + tanh(c[i]) * gate
+                        mixed.values.withUnsafeMutableBufferPointer { m in
+                            for i in a.indices {
+                                a[i] = tanh(a[i])
+                                c[i] = tanh(c[i])
+                                g[i] = 1 / (1 + exp(-g[i]))
+                                m[i] = a[i] * (1 - g[i]) + c[i] * g[i]
+                            }
                         }
                     }
                 }
             }
-            h = a
-            // PG block (Eq. 21-22): one FiLM step per modality.
+            h = mixed
+            // PG block (Eq. 21-22): one FiLM step per modality, leaky ReLU between them.
+            var filmTapes: [FiLMTape] = []
             for m in block.filmScale.indices {
-                let scale = block.filmScale[m].forward(inputs.preferences[m], slope: slope)
-                let shift = block.filmShift[m].forward(inputs.preferences[m], slope: slope)
-                for i in h.values.indices { h.values[i] = scale.values[i] * h.values[i] + shift.values[i] }
-                if m < block.filmScale.count - 1 { h.applyLeakyReLU(slope: slope) }
+                if m > 0 { h = h.leakyReLU(slope: slope) }
+                let p = inputs.preferences[m]
+                let scaleHidden = block.filmScale[m].fc1.forward(p)
+                let shiftHidden = block.filmShift[m].fc1.forward(p)
+                let scale = block.filmScale[m].fc2.forward(scaleHidden.leakyReLU(slope: slope))
+                let shift = block.filmShift[m].fc2.forward(shiftHidden.leakyReLU(slope: slope))
+                var out = shift
+                for i in out.values.indices { out.values[i] += scale.values[i] * h.values[i] }
+                if tape != nil {
+                    filmTapes.append(FiLMTape(input: h, scaleHidden: scaleHidden, shiftHidden: shiftHidden,
+                                              scale: scale, output: out))
+                }
+                h = out
             }
-            if s < blocks.count - 1 { h.applyLeakyReLU(slope: slope) }
+            tape?.pointee.append(BlockTape(hz: hz, a: a, c: c, g: g, film: filmTapes, output: h))
         }
         return h
     }

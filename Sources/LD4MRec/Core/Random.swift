@@ -42,4 +42,20 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 import Glibc
 private func _log(_ x: Double) -> Double { log(x) }
 private func _cos(_ x: Double) -> Double { cos(x) }
+private func _sin(_ x: Double) -> Double { sin(x) }
 #endif
+
+extension SeededGenerator {
+    /// Fills `buffer` with standard normals, two per Box-Muller draw.
+    mutating func fillGaussian(_ buffer: UnsafeMutableBufferPointer<Float>, scale: Float = 1) {
+        var i = 0
+        while i < buffer.count {
+            let u1 = max(nextUniform(), 0x1p-53)
+            let radius = (-2 * _log(u1)).squareRoot() * Double(scale)
+            let angle = 2 * Double.pi * nextUniform()
+            buffer[i] = Float(radius * _cos(angle))
+            if i + 1 < buffer.count { buffer[i + 1] = Float(radius * _sin(angle)) }
+            i += 2
+        }
+    }
+}

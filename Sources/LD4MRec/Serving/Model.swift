@@ -56,11 +56,7 @@ public final class Model: Sendable {
     let blocks: [CNetBlock]
     /// W_out (n_items x d) and b_out: a candidate's score is one row's dot product.
     let output: DenseLayer
-    let svdItemFactors: Matrix
-    let inverseSingularValues: [Float]
-    /// deg_i^{-1/2}, 0 for items without training interactions.
-    let inverseSqrtItemDegree: [Float]
-    let features: [Matrix]
+    let signals: ConditionSignals
     let zIn: Matrix
     let zInDefault: [Float]
 
@@ -85,10 +81,8 @@ public final class Model: Sendable {
         inputBias = parameters.input.bias
         blocks = parameters.blocks
         output = parameters.output
-        svdItemFactors = parameters.svdItemFactors
-        inverseSingularValues = parameters.svdSingularValues.map { 1 / $0 }
-        inverseSqrtItemDegree = parameters.itemDegrees.map { $0 > 0 ? Float(1 / Double($0).squareRoot()) : 0 }
-        features = parameters.modalities.map(\.features)
+        signals = ConditionSignals(svdItemFactors: parameters.svdItemFactors, singularValues: parameters.svdSingularValues,
+                                   itemDegrees: parameters.itemDegrees, features: parameters.modalities.map(\.features))
         zIn = parameters.zIn
         zInDefault = parameters.zInDefault
     }
@@ -100,7 +94,7 @@ public final class Model: Sendable {
 
     public var itemCount: Int { catalogue.count }
     /// Feature dimension of each modality, in `modalityNames` order.
-    public var modalityDimensions: [Int] { features.map(\.cols) }
+    public var modalityDimensions: [Int] { signals.features.map(\.cols) }
     public var hiddenSize: Int { hyperparameters.hiddenSize }
 
     /// The row of z_in for a user, nil for users unknown to the model.

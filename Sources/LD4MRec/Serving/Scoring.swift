@@ -7,15 +7,12 @@ struct ScoringRequest: Sendable {
 
 extension Model {
     /// The C-Net inputs of a batch of histories: the input layer as a gather over each
-    /// history's items, and the condition signals of docs/MODEL.md.
+    /// history's items, the step embedding z_in[u], and the condition signals.
     func inputs(for requests: [ScoringRequest]) -> CNetInputs {
         let b = requests.count
-        let (d, k, df) = (hiddenSize, hyperparameters.svdRank, hyperparameters.stepEmbeddingSize)
+        let (d, df) = (hiddenSize, hyperparameters.stepEmbeddingSize)
         var h0 = Matrix(zeros: b, d)
         var z = Matrix(zeros: b, df)
-        var collaborative = Matrix(zeros: b, 2 * k)
-        var preferences = features.map { Matrix(zeros: b, $0.cols) }
-
         for (u, request) in requests.enumerated() {
             h0.values.withUnsafeMutableBufferPointer { h in
                 inputByItem.values.withUnsafeBufferPointer { w in
@@ -26,37 +23,8 @@ extension Model {
             }
             let zRow = request.userRow.map { zIn.row($0) } ?? zInDefault
             for c in 0 ..< df { z[u, c] = zRow[c] }
-
-            // c_u = [ (sum V_i) / s ; deg_u^{-1/2} sum deg_i^{-1/2} V_i ]
-            // p_um = deg_u^{-1/2} sum deg_i^{-1/2} f_im
-            let userScale: Float = request.items.isEmpty ? 0 : 1 / Float(request.items.count).squareRoot()
-            collaborative.values.withUnsafeMutableBufferPointer { c in
-                svdItemFactors.values.withUnsafeBufferPointer { v in
-                    let first = c.baseAddress! + u * 2 * k
-                    let second = first + k
-                    for item in request.items {
-                        let factors = v.baseAddress! + Int(item) * k
-                        BLAS.axpy(1, factors, first, count: k)
-                        BLAS.axpy(inverseSqrtItemDegree[Int(item)], factors, second, count: k)
-                    }
-                    for j in 0 ..< k {
-                        first[j] *= inverseSingularValues[j]
-                        second[j] *= userScale
-                    }
-                }
-            }
-            for m in features.indices {
-                let dm = features[m].cols
-                preferences[m].values.withUnsafeMutableBufferPointer { p in
-                    features[m].values.withUnsafeBufferPointer { f in
-                        let row = p.baseAddress! + u * dm
-                        for item in request.items {
-                            BLAS.axpy(inverseSqrtItemDegree[Int(item)] * userScale, f.baseAddress! + Int(item) * dm, row, count: dm)
-                        }
-                    }
-                }
-            }
         }
+        let (collaborative, preferences) = signals.compute(requests.map(\.items))
         return CNetInputs(inputActivation: h0, stepEmbedding: z, collaborative: collaborative, preferences: preferences)
     }
 

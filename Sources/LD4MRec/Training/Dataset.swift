@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A dataset in the MMRec layout: `<name>.inter` (tab-separated, with a header naming at
+/// least `userID`, `itemID` and `x_label`: 0 train, 1 validation, 2 test) and one
+/// `<modality>_feat.npy` per item modality (row i = item i). Ids are dense from 0.
+public struct Dataset: Sendable {
+    public let name: String
+    public let userCount: Int
+    public let itemCount: Int
+    /// Per-user item rows (ascending) of each split.
+    public let train: CSRHistories
+    public let validation: CSRHistories
+    public let test: CSRHistories
+    /// Raw item features per modality, as read.
+    public let modalities: [Modality]
+    /// Repeated (user, item) lines dropped while reading (the first one is kept).
+    public let duplicatesDropped: Int
+
+    public enum Split: String, CaseIterable, Sendable { case train, valid, test }
+
+    public func interactions(_ split: Split) -> CSRHistories {
+        switch split {
+        case .train: return train
+        case .valid: return validation
+        case .test: return test
+        }
+    }
+
+    public init(name: String, userCount: Int, itemCount: Int, train: CSRHistories, validation: CSRHistories,
+                test: CSRHistories, modalities: [Modality], duplicatesDropped: Int = 0) {
+        self.name = name
+        self.userCount = userCount
+        self.itemCount = itemCount
+        self.train = train
+        self.validation = validation
+        self.test = test
+        self.modalities = modalities
+        self.duplicatesDropped = duplicatesDropped
+    }
+
+    /// Reads `directory`. `modalityNames` selects and orders modalities (nil: every
+    /// `*_feat.npy`, alphabetically; empty: none).
+    public static func load(directory: String, modalityNames: [String]? = nil) throws -> Dataset {
+        let files = try listDirectory(directory)
+        let base = directory.split(separator: "/").last.map(String.init) ?? directory
+        let interName: String
+        if files.contains(base + ".inter") {
+            interName = base + ".inter"
+        } else {
+            let candidates = files.filter { $0.hasSuffix(".inter") }
+            guard candidates.count == 1 else {
+                throw LD4MRecError(.io, "'\(directory)': expected one .inter file, found \(candidates.count)")
+            }
+            interName = candidates[0]
+        }
+        let available = files.filter { $0.hasSuffix("_feat.npy") }.map { String($0.dropLast("_feat.npy".count)) }.sorted()
+        let names = modalityNames ?? available
+        for name in names where !available.contains(name) {
+            throw LD4MRecError(.io, "'\(directory)': no feature file '\(name)_feat.npy' (found: \(available.map { $0 + "_feat.npy" }))")
+        }
+        let modalities = try names.map { Modality(name: $0, features: try NPY.readMatrix("\(directory)/\($0)_feat.npy")) }
+
+        let interactions = try readInteractions("\(directory)/\(interName)")
+        var itemCount = interactions.maxItem + 1
+        for modality in modalities {
+            guard modality.features.rows >= itemCount else {
+                throw LD4MRecError.invalidFile("'\(directory)/\(modality.name)_feat.npy' has \(modality.features.rows) rows, but the interactions use item ids up to \(itemCount - 1)")
+            }
+            itemCount = max(itemCount, modality.features.rows)
+        }
+        if let first = modalities.first, let other = modalities.first(where: { $0.features.rows != first.features.rows }) {
+            throw LD4MRecError.invalidFile("feature files disagree on the item count: \(first.name) has \(first.features.rows) rows, \(other.name) \(other.features.rows)")
+        }
+        let userCount = interactions.maxUser + 1
+        func csr(_ label: Int) -> CSRHistories {
+            var rows = [[Int32]](repeating: [], count: userCount)
+            for (u, i, l) in interactions.triples where l == label { rows[u].append(Int32(i)) }
+            var offsets = [0]
+            var items: [Int32] = []
+            for row in rows {
+                items += row.sorted()
+                offsets.append(items.count)
+            }
+            return CSRHistories(offsets: offsets, items: items)
+        }
+        return Dataset(name: base, userCount: userCount, itemCount: itemCount, train: csr(0), validation: csr(1),
+                       test: csr(2), modalities: modalities, duplicatesDropped: interactions.duplicates)
+    }
+
+    private static func readInteractions(_ path: String) throws
+        -> (triples: [(Int, Int, Int)], maxUser: Int, maxItem: Int, duplicates: Int) {
+        let bytes = try FileBytes.read(path)
+        var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        guard let headerLine = lines.first else { throw LD4MRecError.invalidFile("'\(path)': empty file") }
+        let header = headerLine.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false).map {
+            String(decoding: $0, as: UTF8.self).filter { $0 != "\r" && $0 != " " }
+        }
+        func column(_ name: String) throws -> Int {
+            guard let index = header.firstIndex(where: { $0 == name || $0.hasPrefix(name + ":") }) else {
+                throw LD4MRecError.invalidFile("'\(path)', line 1: header has no '\(name)' column (found \(header))")
+            }
+            return index
+        }
+        let (userColumn, itemColumn, labelColumn) = (try column("userID"), try column("itemID"), try column("x_label"))
+        let needed = max(userColumn, itemColumn, labelColumn) + 1
+
+        var triples: [(Int, Int, Int)] = []
+        triples.reserveCapacity(lines.count)
+        var seen = Set<Int>()
+        var duplicates = 0
+        var (maxUser, maxItem) = (-1, -1)
+        for (index, line) in lines.enumerated().dropFirst() {
+            let lineNumber = index + 1
+            var fields = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
+            if let last = fields.last, last.last == UInt8(ascii: "\r") { fields[fields.count - 1] = last.dropLast() }
+            if fields.count == 1 && fields[0].isEmpty { continue }
+            guard fields.count >= needed else {
+                throw LD4MRecError.invalidFile("'\(path)', line \(lineNumber): \(fields.count) fields, expected at least \(needed)")
+            }
+            func integer(_ column: Int, _ name: String) throws -> Int {
+                let text = fields[column]
+                guard !text.isEmpty, text.count <= 12, text.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+                    throw LD4MRecError.invalidFile("'\(path)', line \(lineNumber): \(name) '\(String(decoding: text, as: UTF8.self))' is not a non-negative integer")
+                }
+                return text.reduce(0) { $0 * 10 + Int($1 - 48) }
+            }
+            let user = try integer(userColumn, "userID")
+            let item = try integer(itemColumn, "itemID")
+            let label = try integer(labelColumn, "x_label")
+            guard label <= 2 else {
+                throw LD4MRecError.invalidFile("'\(path)', line \(lineNumber): x_label \(label) is not 0, 1 or 2")
+            }
+            guard user < 1 << 31, item < 1 << 31 else {
+                throw LD4MRecError.invalidFile("'\(path)', line \(lineNumber): id too large")
+            }
+            guard seen.insert(user << 32 | item).inserted else {
+                duplicates += 1
+                continue
+            }
+            triples.append((user, item, label))
+            maxUser = max(maxUser, user)
+            maxItem = max(maxItem, item)
+        }
+        guard !triples.isEmpty else { throw LD4MRecError.invalidFile("'\(path)': no interactions") }
+        return (triples, maxUser, maxItem, duplicates)
+    }
+}
+
+func listDirectory(_ path: String) throws -> [String] {
+    guard let dir = opendir(path) else {
+        throw LD4MRecError(.io, "cannot open folder '\(path)': \(String(cString: strerror(errno)))")
+    }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}

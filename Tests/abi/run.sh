@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# ABI checks of the built library (dist/, from `make build`):
+#   - Include/ld4mrec.h compiles as strict C99 and as C++17, every function with the
+#     expected signature (header_check.c); Bindings/cpp/ld4mrec.hpp compiles as strict C++17
+#     and agrees with the C API (hpp_test.cpp);
+#   - the exported symbols of dist/lib/libld4mrec.so are exactly the header's LD4MREC_API
+#     functions, and the SONAME is libld4mrec.so.<LD4MREC_ABI_VERSION>;
+#   - the C API tests (capi_test.c) against synthesized models.
+# Usage: bash Tests/abi/run.sh   (from any folder). Prints `abi: N passed, M failed`.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+ROOT=$PWD
+
+HEADER=Include/ld4mrec.h
+LIB=dist/lib/libld4mrec.so
+CLI=dist/bin/ld4mrec
+CFLAGS=(-std=c99 -Wall -Wextra -Werror -pedantic)
+CXXFLAGS=(-std=c++17 -Wall -Wextra -Werror -pedantic)
+LINK=(-L dist/lib -lld4mrec "-Wl,-rpath,$ROOT/dist/lib")
+
+passed=0
+failed=0
+pass() { echo "ok   $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; failed=$((failed + 1)); }
+finish() {
+    echo "abi: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+}
+
+# check NAME COMMAND...: one check; the command's output is shown indented.
+check() {
+    local name=$1
+    shift
+    local output
+    if output=$("$@" 2>&1); then
+        [ -n "$output" ] && printf '%s\n' "$output" | sed 's/^/    /'
+        pass "$name"
+    else
+        [ -n "$output" ] && printf '%s\n' "$output" | sed 's/^/    /'
+        fail "$name"
+    fi
+}
+
+for needed in "$LIB" "$CLI" dist/include/ld4mrec.h; do
+    if [ ! -e "$needed" ]; then
+        fail "$needed exists (run 'make build' first)"
+        finish
+    fi
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ld4mrec-abi.XXXXXX") || exit 1
+trap 'rm -rf "$WORK"' EXIT
+
+# ---------------------------------------------------------------------------------------
+# The header and the C++ binding compile
+# ---------------------------------------------------------------------------------------
+
+check "header compiles as C99 (${CFLAGS[*]}) and links" \
+    gcc "${CFLAGS[@]}" -I Include Tests/abi/header_check.c "${LINK[@]}" -o "$WORK/header_c"
+check "header_check (C) runs" "$WORK/header_c"
+check "header compiles as C++17 (${CXXFLAGS[*]}) and links" \
+    g++ -x c++ "${CXXFLAGS[@]}" -I Include Tests/abi/header_check.c "${LINK[@]}" \
+    -o "$WORK/header_cpp"
+check "header_check (C++) runs" "$WORK/header_cpp"
+check "dist/include/ld4mrec.h is Include/ld4mrec.h" cmp "$HEADER" dist/include/ld4mrec.h
+check "ld4mrec.hpp compiles as C++17 (${CXXFLAGS[*]})" \
+    g++ "${CXXFLAGS[@]}" -I Include -I Bindings/cpp Tests/abi/hpp_test.cpp "${LINK[@]}" \
+    -o "$WORK/hpp_test"
+
+# ---------------------------------------------------------------------------------------
+# Exported symbols and SONAME
+# ---------------------------------------------------------------------------------------
+
+# Functions declared LD4MREC_API (declarations may span lines).
+tr '\n' ' ' <"$HEADER" | grep -oE 'LD4MREC_API[^;(]*\(' |
+    grep -oE '[A-Za-z_][A-Za-z0-9_]*[[:space:]]*\($' | tr -d ' (' |
+    grep '^ld4mrec_' | sort -u >"$WORK/declared"
+# Global defined dynamic symbols (uppercase nm types), without version suffixes.
+nm -D --defined-only "$LIB" | awk 'NF >= 3 && $2 ~ /^[A-Z]$/ { print $3 }' | sed 's/@.*//' |
+    sort -u >"$WORK/exported"
+
+compare_symbols() {
+    local missing leaked
+    missing=$(comm -23 "$WORK/declared" "$WORK/exported")
+    leaked=$(comm -13 "$WORK/declared" "$WORK/exported")
+    [ -n "$missing" ] && echo "declared in $HEADER but not exported:" && echo "$missing"
+    [ -n "$leaked" ] && echo "exported but not declared in $HEADER:" && echo "$leaked"
+    [ -z "$missing" ] && [ -z "$leaked" ]
+}
+check "exported symbols = the $(wc -l <"$WORK/declared") LD4MREC_API functions, nothing else" \
+    compare_symbols
+
+count_matches_header_check() {
+    local listed
+    listed=$(sed -n 's/^#define N_FUNCTIONS \([0-9]*\).*/\1/p' Tests/abi/header_check.c)
+    [ "$listed" = "$(wc -l <"$WORK/declared")" ] ||
+        { echo "header_check.c covers $listed functions, the header declares $(wc -l <"$WORK/declared")"; false; }
+}
+check "header_check.c covers every declared function" count_matches_header_check
+
+abi_version=$(sed -n 's/^#define LD4MREC_ABI_VERSION \([0-9]*\).*/\1/p' "$HEADER")
+soname_is_right() {
+    local soname
+    soname=$(readelf -d "$LIB" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+    [ "$soname" = "libld4mrec.so.$abi_version" ] ||
+        { echo "SONAME is '$soname', expected libld4mrec.so.$abi_version"; false; }
+}
+check "SONAME is libld4mrec.so.$abi_version" soname_is_right
+symlink_is_right() {
+    [ "$(readlink dist/lib/libld4mrec.so)" = "libld4mrec.so.$abi_version" ] &&
+        [ -f "dist/lib/libld4mrec.so.$abi_version" ] ||
+        { echo "dist/lib/libld4mrec.so does not link to libld4mrec.so.$abi_version"; false; }
+}
+check "dist/lib/libld4mrec.so -> libld4mrec.so.$abi_version" symlink_is_right
+
+# ---------------------------------------------------------------------------------------
+# Tests against synthesized models
+# ---------------------------------------------------------------------------------------
+
+MODEL=$WORK/model.h5
+SMALL=$WORK/small.h5
+check "synthesize the test models" bash -c "
+    '$CLI' synthesize --out '$MODEL' --items 300 --users 60 --hidden 32 --svd-rank 8 \
+        --step-embedding 10 --blocks 2 --film-hidden 16 --modalities image:16,audio:8 --seed 1 &&
+    '$CLI' synthesize --out '$SMALL' --items 100 --users 60 --seed 2"
+
+if [ -x "$WORK/hpp_test" ]; then
+    check "ld4mrec.hpp wrappers (hpp_test)" timeout 300 "$WORK/hpp_test" "$MODEL" "$WORK"
+fi
+
+if check "capi_test.c compiles (${CFLAGS[*]} -pthread)" \
+    gcc "${CFLAGS[@]}" -O1 -g -I Include Tests/abi/capi_test.c "${LINK[@]}" -pthread -lm \
+    -o "$WORK/capi_test"; then
+    mkdir -p "$WORK/capi"
+    check "C API tests (capi_test)" timeout 600 "$WORK/capi_test" "$MODEL" "$SMALL" "$WORK/capi"
+fi
+
+finish
