@@ -12,6 +12,7 @@ let package = Package(
         // with a library product, so it is built as `ld4mrec-cli` and installed as
         // `ld4mrec` by the Makefile.
         .executable(name: "ld4mrec-cli", targets: ["LD4MRecCLI"]),
+        .executable(name: "ld4mrec-benchmark", targets: ["LD4MRecBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,12 +21,13 @@ let package = Package(
         // Implementation.
         .target(name: "LD4MRec", dependencies: ["CLD4MRecBLAS", "CLD4MRecHDF5"]),
         // The export layer: one thunk per function of Include/ld4mrec.h, checked against it.
-        .target(name: "LD4MRecCABI", dependencies: ["LD4MRec", "CLD4MRec"]),
+        .target(name: "LD4MRecCABI", dependencies: ["LD4MRec", "CLD4MRec"], exclude: ["exports.map"]),
         .systemLibrary(name: "CLD4MRec", path: "Include"),
         .executableTarget(
             name: "LD4MRecCLI",
             dependencies: ["LD4MRec", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "SwiftExample", dependencies: ["LD4MRec"], path: "Examples/swift"),
+        .executableTarget(name: "LD4MRecBenchmark", dependencies: ["LD4MRec", "CLD4MRecBLAS"]),
 
         // System libraries, found through pkg-config.
         .systemLibrary(

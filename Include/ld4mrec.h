@@ -18,6 +18,7 @@
  *
  * Conventions
  * -----------
+ * - Capacities are element counts; SIZE_MAX means "large enough".
  * - Every fallible function returns an int32_t status: LD4MREC_OK (0) or one of the
  *   LD4MREC_ERR_* codes below. On failure, ld4mrec_last_error() describes the problem and
  *   no output argument is modified, except where a function says otherwise (a too-small
@@ -137,8 +138,9 @@ typedef struct ld4mrec_model_info {
     int32_t n_modalities;        /* M; names via ld4mrec_model_modality_name */
 } ld4mrec_model_info;
 
-/* Fills *out_info. out_info->struct_size must be set to sizeof(ld4mrec_model_info) by
- * the caller (older, smaller structs are filled up to their size).
+/* Fills *out_info. The caller sets out_info->struct_size to sizeof(ld4mrec_model_info);
+ * it must be at least the size of the 0.1.0 struct. Later libraries fill only the fields
+ * that the caller's struct_size covers.
  * Returns LD4MREC_OK or _INVALID_ARGUMENT (NULL model or out_info, struct_size too
  * small). Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_model_get_info(const ld4mrec_model *model,
@@ -154,8 +156,9 @@ LD4MREC_API const char *ld4mrec_model_modality_name(const ld4mrec_model *model,
                                                     int32_t index);
 
 /* Copies the model's item ids, in the order of full score vectors, into out_ids.
- *   out_ids   out, not NULL: room for `capacity` ids.
- *   out_count out, may be NULL: the number of items (also when the buffer is too small).
+ *   out_ids   out: room for `capacity` ids; may be NULL if capacity is 0.
+ *   out_count out, may be NULL: the number of items (also when the buffer is too small,
+ *             so that a call with capacity 0 asks for the size).
  * Returns LD4MREC_OK, _INVALID_ARGUMENT, _BUFFER_TOO_SMALL (capacity < n_items).
  * Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_model_item_ids(const ld4mrec_model *model, int64_t *out_ids,
@@ -186,8 +189,10 @@ LD4MREC_API int32_t ld4mrec_store_from_model(const ld4mrec_model *model,
 LD4MREC_API int32_t ld4mrec_store_load(const ld4mrec_model *model, const char *path,
                                        ld4mrec_store **out_store, size_t *out_skipped);
 
-/* Saves the store atomically: written to a temporary file in the same folder, flushed to
- * disk, then renamed over `path`; on any failure the previous file at `path` is intact.
+/* Saves the store atomically: written to a temporary file in the same folder
+ * (`path`.tmp-PID-N), flushed to disk, then renamed over `path`; on any failure the
+ * previous file at `path` is intact. A process killed mid-save may leave its temporary
+ * file behind; it is never read and may be deleted.
  * Sees one consistent state of the store while concurrent writers wait.
  * Returns LD4MREC_OK, _INVALID_ARGUMENT, _IO. Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_store_save(const ld4mrec_store *store, const char *path);
@@ -237,8 +242,8 @@ LD4MREC_API int32_t ld4mrec_store_get_history(const ld4mrec_store *store, int64_
 /* Number of users in the store, 0 for NULL. Thread-safe. Since 0.1.0. */
 LD4MREC_API size_t ld4mrec_store_n_users(const ld4mrec_store *store);
 
-/* Copies the store's user ids (ascending) to out_ids; out_count as in
- * ld4mrec_store_get_history. Returns LD4MREC_OK, _INVALID_ARGUMENT, _BUFFER_TOO_SMALL.
+/* Copies the store's user ids (ascending) to out_ids (may be NULL if capacity is 0);
+ * out_count as in ld4mrec_store_get_history. Returns LD4MREC_OK, _INVALID_ARGUMENT, _BUFFER_TOO_SMALL.
  * Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_store_user_ids(const ld4mrec_store *store, int64_t *out_ids,
                                            size_t capacity, size_t *out_count);
@@ -251,9 +256,10 @@ LD4MREC_API int32_t ld4mrec_store_user_ids(const ld4mrec_store *store, int64_t *
  * pass NULL for the defaults. Fields may be appended in later versions: struct_size
  * tells the library which ones the caller knows. */
 typedef struct ld4mrec_recommend_params {
-    size_t struct_size;            /* sizeof(ld4mrec_recommend_params) */
+    size_t struct_size;            /* sizeof(ld4mrec_recommend_params), at least 0.1.0's */
     bool exclude_history;          /* leave the history's items out (default true) */
-    const int64_t *only_items;     /* if not NULL: recommend only among these item ids */
+    const int64_t *only_items;     /* if not NULL: recommend only among these item ids
+                                      (non-NULL with n_only_items 0: no candidates) */
     size_t n_only_items;
     const int64_t *excluded_items; /* if not NULL: never recommend these item ids */
     size_t n_excluded_items;
@@ -297,9 +303,11 @@ LD4MREC_API int32_t ld4mrec_recommend_history(const ld4mrec_model *model,
 
 /* Top-k for many users of the store in one call (one matrix product per layer).
  * Row u of the outputs (u < n_users) starts at u * k; rows with fewer than k candidates
- * are padded with item id -1 and score -INFINITY.
+ * are padded with item id -1 and score -INFINITY. (k beyond the number of items only adds
+ * padding: pass at most n_items.)
  *   user_ids    in, not NULL: n_users ids (n_users >= 1).
- *   out_items   out, not NULL: room for `capacity` ids; capacity >= n_users * k.
+ *   out_items   out, not NULL: room for `capacity` ids; capacity >= n_users * k, else
+ *               _BUFFER_TOO_SMALL.
  *   out_scores  out, may be NULL: same layout.
  *   out_counts  out, may be NULL: n_users valid-item counts.
  * Returns LD4MREC_OK, _INVALID_ARGUMENT, _BUFFER_TOO_SMALL, _OUT_OF_MEMORY.
@@ -315,7 +323,8 @@ LD4MREC_API int32_t ld4mrec_recommend_users(const ld4mrec_model *model,
 /* Scores of given candidate items for a user of the store (re-ranking). Costs one C-Net
  * pass up to the last hidden layer plus one dot product per candidate.
  *   candidates  in: item ids; may be NULL if n_candidates is 0.
- *   out_scores  out, not NULL: n_candidates scores in the order of `candidates`;
+ *   out_scores  out: n_candidates scores in the order of `candidates` (may be NULL only
+ *               if n_candidates is 0);
  *               -INFINITY for ids unknown to the model.
  *   out_unknown out, may be NULL: how many candidates were unknown.
  * Returns LD4MREC_OK, _INVALID_ARGUMENT, _OUT_OF_MEMORY. Thread-safe. Since 0.1.0. */

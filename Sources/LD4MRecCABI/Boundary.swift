@@ -61,11 +61,15 @@ func array<T>(_ pointer: UnsafePointer<T>?, _ count: Int, _ name: String) throws
     return Array(UnsafeBufferPointer(start: pointer, count: count))
 }
 
+/// A C `size_t` capacity as a Swift count: values above Int.max (SIZE_MAX, say) mean
+/// "more than enough".
+func capacityCount(_ capacity: Int) -> Int { capacity < 0 ? Int.max : capacity }
+
 /// Checks an output capacity; on shortfall reports the needed count and throws.
 func requireCapacity(_ capacity: Int, _ needed: Int, _ countOut: UnsafeMutablePointer<Int>?, _ what: String) throws {
-    guard capacity >= 0, capacity >= needed else {
+    guard capacityCount(capacity) >= needed else {
         countOut?.pointee = needed
-        throw LD4MRecError(.bufferTooSmall, "\(what): capacity \(UInt(bitPattern: capacity)) is below the \(needed) needed")
+        throw LD4MRecError(.bufferTooSmall, "\(what): capacity \(capacity) is below the \(needed) needed")
     }
 }
 

@@ -92,8 +92,8 @@ public func ld4mrec_model_item_ids(_ model: OpaquePointer!, _ outIDs: UnsafeMuta
                                    _ outCount: UnsafeMutablePointer<Int>!) -> Int32 {
     guarded {
         let ids = try LD4MRecCABI.model(model).catalogue.ids
-        let out = try required(outIDs, "out_ids")
         try requireCapacity(capacity, ids.count, outCount, "out_ids")
+        let out = try required(outIDs, "out_ids")
         ids.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: ids.count) }
         outCount?.pointee = ids.count
     }

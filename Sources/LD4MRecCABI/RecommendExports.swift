@@ -87,8 +87,8 @@ public func ld4mrec_recommend_users(_ model: OpaquePointer!, _ store: OpaquePoin
         let k = try validK(k)
         let items = try required(outItems, "out_items")
         let (needed, overflow) = users.count.multipliedReportingOverflow(by: k)
-        guard !overflow, capacity >= needed else {
-            throw LD4MRecError(.bufferTooSmall, "out_items: capacity \(UInt(bitPattern: capacity)) is below n_users * k")
+        guard !overflow, capacityCount(capacity) >= needed else {
+            throw LD4MRecError(.bufferTooSmall, "out_items: capacity \(capacity) is below n_users * k = \(overflow ? "(overflow)" : "\(needed)")")
         }
         let options = try options(params)
         let results = try model.recommend(try users.map { try model.query(user: $0, in: store) }, k: k, options: options)
@@ -146,9 +146,8 @@ public func ld4mrec_score_all_users(_ model: OpaquePointer!, _ store: OpaquePoin
         let users = try array(userIDs, nUsers, "user_ids")
         guard !users.isEmpty else { throw invalid("n_users must be at least 1") }
         let out = try required(outScores, "out_scores")
-        guard capacity >= 0 else { throw invalid("capacity is too large") }
         let queries = try users.map { try model.query(user: $0, in: store) }
-        try model.scores(queries, into: UnsafeMutableBufferPointer(start: out, count: capacity))
+        try model.scores(queries, into: UnsafeMutableBufferPointer(start: out, count: capacityCount(capacity)))
     }
 }
 
@@ -160,8 +159,7 @@ public func ld4mrec_score_all_history(_ model: OpaquePointer!, _ history: Unsafe
         let model = try LD4MRecCABI.model(model)
         let query = try historyQuery(model, history, nHistory, userID)
         let out = try required(outScores, "out_scores")
-        guard capacity >= 0 else { throw invalid("capacity is too large") }
-        try model.scores([query], into: UnsafeMutableBufferPointer(start: out, count: capacity))
+        try model.scores([query], into: UnsafeMutableBufferPointer(start: out, count: capacityCount(capacity)))
         outSkipped?.pointee = query.skippedItems
     }
 }

@@ -15,15 +15,12 @@
 
 #include "ld4mrec.h"
 
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -204,7 +201,7 @@ static void check_top_k_at(const float *full, const int *allowed, size_t k, cons
     for (size_t j = 0; j < count; j++) {
         long i = item_index(top[j]);
         if (i < 0 || !allowed[i] || chosen[i]) {
-            fail_at(file, line, "top-k item %lld at rank %zu is not an allowed candidate or is repeated",
+            fail_at(file, line, "top-k item %lld at rank %zu is not a candidate or repeated",
                     (long long)top[j], j);
             return;
         }
@@ -544,7 +541,7 @@ static void test_load_damaged_files(void) {
         int wait_status = 0;
         if (!CHECK(child > 0 && waitpid(child, &wait_status, 0) == child)) break;
         if (WIFSIGNALED(wait_status)) {
-            fail_at(__FILE__, __LINE__, "round %d: loading a damaged model killed the process (signal %d)",
+            fail_at(__FILE__, __LINE__, "round %d: a damaged model killed the process (signal %d)",
                     round, WTERMSIG(wait_status));
             continue;
         }
@@ -755,8 +752,8 @@ static int same_store(const ld4mrec_store *a, const ld4mrec_store *b) {
         int64_t h_a[N_ITEMS], h_b[N_ITEMS];
         long l_a = history_of(a, ids_a[u], h_a, N_ITEMS);
         long l_b = history_of(b, ids_a[u], h_b, N_ITEMS);
-        if (!CHECK(l_a == l_b && memcmp(h_a, h_b, (size_t)(l_a > 0 ? l_a : 0) * sizeof h_a[0]) == 0))
-            return 0;
+        size_t length = (size_t)(l_a > 0 ? l_a : 0);
+        if (!CHECK(l_a == l_b && memcmp(h_a, h_b, length * sizeof h_a[0]) == 0)) return 0;
     }
     return 1;
 }
@@ -1129,11 +1126,13 @@ static void test_stateful_equals_stateless(void) {
                                        &count_a, NULL));
     CHECK_OK(ld4mrec_recommend_history(model, NULL, 0, &unknown_user, 10, NULL, top_b, scores_b,
                                        10, &count_b, NULL));
-    CHECK(memcmp(top_a, top_b, sizeof top_a) == 0 && memcmp(scores_a, scores_b, sizeof scores_a) == 0);
+    CHECK(memcmp(top_a, top_b, sizeof top_a) == 0);
+    CHECK(memcmp(scores_a, scores_b, sizeof scores_a) == 0);
     /* A user absent from the store has an empty history (and the default embedding). */
     CHECK_OK(ld4mrec_recommend_user(model, store, unknown_user, 10, NULL, top_b, scores_b, 10,
                                     &count_b));
-    CHECK(memcmp(top_a, top_b, sizeof top_a) == 0 && memcmp(scores_a, scores_b, sizeof scores_a) == 0);
+    CHECK(memcmp(top_a, top_b, sizeof top_a) == 0);
+    CHECK(memcmp(scores_a, scores_b, sizeof scores_a) == 0);
     /* A model user cleared from the store: empty history, own embedding. */
     CHECK_OK(ld4mrec_store_clear_user(store, users[5], NULL));
     CHECK_OK(ld4mrec_recommend_user(model, store, users[5], 10, NULL, top_a, scores_a, 10,
@@ -1329,12 +1328,13 @@ static void *reader_main(void *arg) {
         }
         if (count != TOP || memcmp(top, expected_top[u], sizeof top) != 0 ||
             memcmp(scores, expected_scores[u], sizeof scores) != 0)
-            fail_at(__FILE__, __LINE__, "reader %u, user %lld: a result differs from the single-threaded one",
+            fail_at(__FILE__, __LINE__, "reader %u, user %lld: not the single-threaded result",
                     index, (long long)read_users[u]);
         if (round % 5 == 0) {
             int64_t history[N_ITEMS];
             count = 0;
-            status = ld4mrec_store_get_history(shared_store, read_users[u], history, N_ITEMS, &count);
+            status = ld4mrec_store_get_history(shared_store, read_users[u], history, N_ITEMS,
+                                               &count);
             if (status != LD4MREC_OK || (long)count != expected_length[u] ||
                 memcmp(history, expected_history[u], count * sizeof history[0]) != 0)
                 fail_at(__FILE__, __LINE__, "reader %u: history of user %lld changed", index,
@@ -1346,12 +1346,13 @@ static void *reader_main(void *arg) {
             int64_t pair[2] = {read_users[u], read_users[(u + 1) % READ_USERS]};
             status = ld4mrec_recommend_users(model, shared_store, pair, 2, TOP, NULL, rows, NULL,
                                              2 * TOP, counts);
-            if (status != LD4MREC_OK || memcmp(rows, expected_top[u], sizeof expected_top[u]) != 0 ||
-                memcmp(rows + TOP, expected_top[(u + 1) % READ_USERS], sizeof expected_top[u]) != 0)
+            const size_t row = sizeof expected_top[u];
+            if (status != LD4MREC_OK || memcmp(rows, expected_top[u], row) != 0 ||
+                memcmp(rows + TOP, expected_top[(u + 1) % READ_USERS], row) != 0)
                 fail_at(__FILE__, __LINE__, "reader %u: batch result differs", index);
-            status = ld4mrec_recommend_history(model, expected_history[u], (size_t)expected_length[u],
-                                               &read_users[u], TOP, NULL, top, NULL, TOP, &count,
-                                               NULL);
+            status = ld4mrec_recommend_history(model, expected_history[u],
+                                               (size_t)expected_length[u], &read_users[u], TOP,
+                                               NULL, top, NULL, TOP, &count, NULL);
             if (status != LD4MREC_OK || memcmp(top, expected_top[u], sizeof top) != 0)
                 fail_at(__FILE__, __LINE__, "reader %u: stateless result differs", index);
         }
@@ -1366,8 +1367,9 @@ static void *writer_main(void *arg) {
     for (unsigned round = 0; round < WRITE_ROUNDS; round++) {
         seed = seed * 1103515245u + 12345u;
         /* Users READ_USERS.. of the model, plus fresh ids, belong to the writers. */
-        int64_t user = (seed >> 4) % 3 == 0 ? 900000 + (int64_t)((seed >> 8) % 50)
-                                            : users[READ_USERS + (seed >> 8) % (N_USERS - READ_USERS)];
+        int64_t user = (seed >> 4) % 3 == 0
+                           ? 900000 + (int64_t)((seed >> 8) % 50)
+                           : users[READ_USERS + (seed >> 8) % (N_USERS - READ_USERS)];
         int64_t some[5];
         for (int j = 0; j < 5; j++) {
             seed = seed * 1103515245u + 12345u;
@@ -1397,7 +1399,8 @@ static void *writer_main(void *arg) {
             snprintf(path, sizeof path, "%s/concurrent-%u.h5", tmp_dir, index);
             status = ld4mrec_store_save(shared_store, path);
             if (status != LD4MREC_OK)
-                fail_at(__FILE__, __LINE__, "writer %u: save failed: %s", index, ld4mrec_last_error());
+                fail_at(__FILE__, __LINE__, "writer %u: save failed: %s", index,
+                        ld4mrec_last_error());
         }
     }
     return NULL;

@@ -136,7 +136,8 @@ int main(int argc, char **argv) {
         size_t unknown_skipped = 0;
         std::vector<int64_t> with_unknown = history;
         with_unknown.push_back(999999999);
-        const auto stateless = model.recommend_history(with_unknown, 10, {}, user, &unknown_skipped);
+        const auto stateless =
+            model.recommend_history(with_unknown, 10, {}, user, &unknown_skipped);
         CHECK(stateless == top && unknown_skipped == 1);
         CHECK(model.recommend_history({}, 3).size() == 3);
 
@@ -164,9 +165,11 @@ int main(int argc, char **argv) {
 
         // Candidate scores and full score vectors.
         size_t unknown = 0;
-        const auto scores = model.score(store, user, {top[0].item, 999999999, top[9].item}, &unknown);
+        const auto scores =
+            model.score(store, user, {top[0].item, 999999999, top[9].item}, &unknown);
         CHECK(unknown == 1 && scores.size() == 3 && std::isinf(scores[1]) && scores[1] < 0);
-        CHECK(std::fabs(scores[0] - top[0].score) < 1e-4f && std::fabs(scores[2] - top[9].score) < 1e-4f);
+        CHECK(std::fabs(scores[0] - top[0].score) < 1e-4f);
+        CHECK(std::fabs(scores[2] - top[9].score) < 1e-4f);
         CHECK(model.score(store, user, {}).empty());
         const auto stateless_scores = model.score_history(history, {top[0].item}, user);
         CHECK(std::fabs(stateless_scores[0] - top[0].score) < 1e-4f);
@@ -191,7 +194,8 @@ int main(int argc, char **argv) {
         } catch (const ld4mrec::Error &e) {
             CHECK(e.status() == LD4MREC_ERR_UNKNOWN_USER);
             CHECK(std::string(e.what()).find("12345") != std::string::npos);
-            CHECK(std::string(e.status_string()) == ld4mrec_status_string(LD4MREC_ERR_UNKNOWN_USER));
+            CHECK(std::string(e.status_string()) ==
+                  ld4mrec_status_string(LD4MREC_ERR_UNKNOWN_USER));
         }
     } catch (const ld4mrec::Error &e) {
         std::printf("    unexpected ld4mrec::Error: %s (status %d)\n", e.what(), e.status());

@@ -93,9 +93,11 @@ check "exported symbols = the $(wc -l <"$WORK/declared") LD4MREC_API functions, 
 
 count_matches_header_check() {
     local listed
+    local listed declared
     listed=$(sed -n 's/^#define N_FUNCTIONS \([0-9]*\).*/\1/p' Tests/abi/header_check.c)
-    [ "$listed" = "$(wc -l <"$WORK/declared")" ] ||
-        { echo "header_check.c covers $listed functions, the header declares $(wc -l <"$WORK/declared")"; false; }
+    declared=$(wc -l <"$WORK/declared")
+    [ "$listed" = "$declared" ] ||
+        { echo "header_check.c covers $listed functions, the header declares $declared"; false; }
 }
 check "header_check.c covers every declared function" count_matches_header_check
 

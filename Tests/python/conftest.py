@@ -3,7 +3,7 @@
 Run from the repository root:  PYTHONPATH=Bindings/python python3 -m pytest -q Tests/python
 
 Tests are skipped, with the reason, when dist/bin/ld4mrec (`make build`) or the library
-(`make lib`) is missing. Test modules import ld4mrec with pytest.importorskip, so the
+(`make lib`) is missing. Test modules import ld4mrec through support.import_ld4mrec(), so the
 loader's own message (what it tried, how to fix it) is the skip reason.
 """
 

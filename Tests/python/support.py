@@ -52,3 +52,15 @@ def python_env():
 
 
 PYTHON = sys.executable
+
+
+def import_ld4mrec():
+    """The ld4mrec package, or a module-level skip carrying the loader's message (what it
+    tried and how to fix it) when the native library is missing or does not match."""
+    import pytest
+
+    try:
+        import ld4mrec
+    except ImportError as error:
+        pytest.skip(f"ld4mrec cannot be imported: {error}", allow_module_level=True)
+    return ld4mrec

@@ -9,7 +9,7 @@ import pytest
 
 import support
 
-ld4mrec = pytest.importorskip("ld4mrec")
+ld4mrec = support.import_ld4mrec()
 from ld4mrec import _capi  # noqa: E402
 
 
@@ -229,3 +229,17 @@ def test_error_classes():
         assert issubclass(cls, ld4mrec.LD4MRecError)
     error = ld4mrec.InvalidFileError(4, "bad file")
     assert error.status == 4 and str(error) == "bad file" and error.status_name == "invalid file"
+
+
+def test_ids_outside_int64_are_refused(model, store):
+    for user in (2 ** 63, 2 ** 64 + 500, -(2 ** 63) - 1):
+        with pytest.raises(OverflowError, match="int64"):
+            model.recommend([], user=user)
+        with pytest.raises(OverflowError, match="int64"):
+            store.add(user, [1000])
+        with pytest.raises(OverflowError, match="int64"):
+            store.recommend_user(user)
+    assert 0 not in store.user_ids() and store.n_users == 60
+    store.add(2 ** 63 - 1, [1000])
+    store.add(-(2 ** 63), [1007])
+    np.testing.assert_array_equal(store.history(-(2 ** 63)), [1007])

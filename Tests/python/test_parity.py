@@ -5,7 +5,9 @@ vs single, top-K options vs numpy argsort)."""
 import numpy as np
 import pytest
 
-ld4mrec = pytest.importorskip("ld4mrec")
+import support
+
+ld4mrec = support.import_ld4mrec()
 pytest.importorskip("h5py")
 from reference import ReferenceModel, top_k  # noqa: E402
 
@@ -278,3 +280,34 @@ def test_ties_are_broken_by_item_order(make_model):
         assert scores[10] == scores[200]
         order = model.recommend([], k=model.n_items)[0].tolist()
         assert order.index(model.item_ids[10]) + 1 == order.index(model.item_ids[200])
+
+
+def test_format_md_example_model(tmp_path):
+    """The h5py writer of docs/FORMAT.md section 6 makes a model the library loads and scores
+    as both the page's own reference_scores and reference.py do."""
+    import importlib.util
+    import re
+
+    import support
+
+    page = (support.ROOT / "docs" / "FORMAT.md").read_text()
+    code = re.search(r"```python\n(#!/usr/bin/env python3.*?)```", page, re.S).group(1)
+    script = tmp_path / "write_model.py"
+    script.write_text(code)
+    spec = importlib.util.spec_from_file_location("format_md_example", script)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+
+    parameters = example.random_model(seed=3)
+    path = tmp_path / "model.h5"
+    example.write_model(str(path), parameters)
+    reference = ReferenceModel(path)
+    item_ids, user_ids = parameters["item_ids"], parameters["user_ids"]
+    with ld4mrec.Model(path) as model:
+        np.testing.assert_array_equal(model.item_ids, item_ids)
+        for rows, user_row in (([0, 3, 7], 0), ([], None), ([45, 46, 2, 2], 4), ([49], None)):
+            user = None if user_row is None else int(user_ids[user_row])
+            documented = example.reference_scores(parameters, rows, user_row)
+            ids = item_ids[rows] if rows else []
+            assert_parity(model.score_all(ids, user=user), documented, f"rows {rows}")
+            assert_parity(model.score_all(ids, user=user), reference.scores(ids, user), f"rows {rows}")

@@ -6,9 +6,10 @@ import threading
 import time
 
 import numpy as np
-import pytest
 
-ld4mrec = pytest.importorskip("ld4mrec")
+import support
+
+ld4mrec = support.import_ld4mrec()
 
 READERS = 8
 WRITERS = 2

@@ -26,7 +26,8 @@ extension ModelParameters {
     /// items get no training interaction (cold items).
     public static func synthetic(_ spec: SyntheticModelSpec) throws -> ModelParameters {
         var rng = SeededGenerator(seed: spec.seed)
-        let h = spec.hyperparameters
+        var h = spec.hyperparameters
+        h.seed = spec.seed
         try h.validateArchitecture { LD4MRecError.invalidArgument($0) }
         guard spec.items >= 2, spec.users >= 1, spec.historyLength >= 1 else {
             throw LD4MRecError.invalidArgument("a synthetic model needs at least 2 items, 1 user and history length 1")

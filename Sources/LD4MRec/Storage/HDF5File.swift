@@ -138,6 +138,14 @@ final class HDF5File {
             throw LD4MRecError.invalidFile("\(describe(name)): expected \(rank) dimension(s), found shape \(shape)")
         }
         let count = try checkedProduct(shape, what: describe(name))
+        // A chunked dataset may declare far more elements than it stores (unwritten chunks
+        // read as fill values). Refuse sizes out of proportion to the bytes in the file
+        // before allocating: a failed allocation would abort the host process.
+        let stored = Int(clamping: H5Dget_storage_size(dataset))
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<T>.size)
+        guard !overflow, bytes <= 16 << 20 || bytes / 256 <= stored else {
+            throw LD4MRecError.invalidFile("\(describe(name)): declares shape \(shape) but stores only \(stored) bytes")
+        }
         var values = [T](repeating: zero, count: count)
         if count > 0 {
             let status = values.withUnsafeMutableBytes {
@@ -285,11 +293,12 @@ final class HDF5File {
             throw LD4MRecError.invalidFile("\(describe(object)): attribute '\(name)' has an unsupported size")
         }
         H5Tset_size(memoryType, size)
-        var buffer = [CChar](repeating: 0, count: size + 1)
+        var buffer = [UInt8](repeating: 0, count: size + 1)
         guard H5Aread(attribute, memoryType, &buffer) >= 0 else {
             throw LD4MRecError.invalidFile("\(describe(object)): attribute '\(name)' cannot be read")
         }
-        return String(cString: buffer).trimmingTrailingSpaces()
+        let text = buffer.prefix { $0 != 0 }
+        return String(decoding: text, as: UTF8.self).trimmingTrailingSpaces()
     }
 
     private func writeAttribute(_ object: String, _ name: String, type: hid_t, _ value: UnsafeRawPointer) throws {

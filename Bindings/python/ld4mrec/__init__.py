@@ -1,0 +1,635 @@
+"""Python binding of libld4mrec: serving LD4MRec recommendation models.
+
+    import ld4mrec
+
+    with ld4mrec.Model("model.h5") as model:
+        store = ld4mrec.Store.from_model(model)          # the file's training histories
+        store.add(user_id, [17, 42])                     # histories change, no retraining
+        items, scores = store.recommend_user(user_id, k=20)
+        items, scores = model.recommend([17, 42], k=20)  # stateless: a history you keep
+
+Every call goes to the C library (Include/ld4mrec.h); this module only converts
+arguments and results. Ids are int64; numpy arrays of int64 are passed without copies,
+other sequences are converted once. Results are new numpy arrays (item ids int64,
+scores float32) that the library fills in place.
+
+Errors raise LD4MRecError (or a subclass per status code) carrying ``.status`` and the
+library's message for the calling thread.
+
+Threads: a Model is immutable and a Store is safe for concurrent readers and writers, so
+both may be shared between threads; the library releases the GIL during calls (ctypes).
+Do not ``close()`` a Model or Store while another thread is still using it.
+"""
+
+import ctypes
+import os
+from ctypes import byref, c_bool, c_int64, c_size_t
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _capi
+
+__all__ = [
+    "Model", "ModelInfo", "Store",
+    "LD4MRecError", "InvalidArgumentError", "BufferTooSmallError", "FileIOError",
+    "InvalidFileError", "UnsupportedVersionError", "UnknownUserError", "OutOfMemoryError",
+    "InternalError",
+    "version", "version_number", "abi_version", "status_string", "library_path",
+]
+
+library_path = _capi.library_path
+
+# ------------------------------------------------------------------------------------
+# Errors
+# ------------------------------------------------------------------------------------
+
+
+class LD4MRecError(Exception):
+    """A failing library call: ``status`` is the LD4MREC_ERR_* code, ``message`` the
+    library's text (``str(error)`` is the message)."""
+
+    status = None
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    @property
+    def status_name(self):
+        """Static text naming the status ("invalid argument", ...)."""
+        return status_string(self.status)
+
+    def __str__(self):
+        return self.message
+
+    def __repr__(self):
+        return f"{type(self).__name__}(status={self.status}, message={self.message!r})"
+
+
+class InvalidArgumentError(LD4MRecError, ValueError):
+    """LD4MREC_ERR_INVALID_ARGUMENT: NULL pointer, k < 1, bad params, ..."""
+
+
+class BufferTooSmallError(LD4MRecError):
+    """LD4MREC_ERR_BUFFER_TOO_SMALL; ``required`` is the element count the library
+    reported, if the function reports one."""
+
+    def __init__(self, status, message, required=None):
+        super().__init__(status, message)
+        self.required = required
+
+
+class FileIOError(LD4MRecError, OSError):
+    """LD4MREC_ERR_IO: a file could not be opened, read or written."""
+
+    def __init__(self, status, message):
+        LD4MRecError.__init__(self, status, message)
+
+
+class InvalidFileError(LD4MRecError):
+    """LD4MREC_ERR_INVALID_FILE: not a valid model or store file."""
+
+
+class UnsupportedVersionError(LD4MRecError):
+    """LD4MREC_ERR_UNSUPPORTED_VERSION: a file format version the library cannot read."""
+
+
+class UnknownUserError(LD4MRecError, LookupError):
+    """LD4MREC_ERR_UNKNOWN_USER: the store holds no history for this user."""
+
+
+class OutOfMemoryError(LD4MRecError, MemoryError):
+    """LD4MREC_ERR_OUT_OF_MEMORY: a request too large to allocate."""
+
+
+class InternalError(LD4MRecError):
+    """LD4MREC_ERR_INTERNAL: a bug in the library."""
+
+
+_ERRORS = {
+    _capi.LD4MREC_ERR_INVALID_ARGUMENT: InvalidArgumentError,
+    _capi.LD4MREC_ERR_BUFFER_TOO_SMALL: BufferTooSmallError,
+    _capi.LD4MREC_ERR_IO: FileIOError,
+    _capi.LD4MREC_ERR_INVALID_FILE: InvalidFileError,
+    _capi.LD4MREC_ERR_UNSUPPORTED_VERSION: UnsupportedVersionError,
+    _capi.LD4MREC_ERR_UNKNOWN_USER: UnknownUserError,
+    _capi.LD4MREC_ERR_OUT_OF_MEMORY: OutOfMemoryError,
+    _capi.LD4MREC_ERR_INTERNAL: InternalError,
+}
+
+
+def _text(raw):
+    return raw.decode("utf-8", errors="replace") if raw is not None else ""
+
+
+def _error(status, required=None):
+    """The exception for a failing status, with the calling thread's last error."""
+    message = _text(_capi.ld4mrec_last_error()) or status_string(status)
+    cls = _ERRORS.get(status, LD4MRecError)
+    if cls is BufferTooSmallError:
+        return cls(status, message, required)
+    return cls(status, message)
+
+
+def _check(status, required=None):
+    """Raises the matching LD4MRecError unless status is LD4MREC_OK. Must run on the
+    thread that made the call (the last error is per thread): ctypes calls do."""
+    if status != _capi.LD4MREC_OK:
+        raise _error(status, required() if callable(required) else required)
+
+
+# ------------------------------------------------------------------------------------
+# Versions
+# ------------------------------------------------------------------------------------
+
+
+def version():
+    """The library's version text, e.g. "0.1.0"."""
+    return _text(_capi.ld4mrec_version_string())
+
+
+def version_number():
+    """The library's LD4MREC_VERSION_NUMBER (major * 10000 + minor * 100 + patch)."""
+    return _capi.ld4mrec_version_number()
+
+
+def abi_version():
+    """The library's ABI version (the SONAME suffix)."""
+    return _capi.ld4mrec_abi_version()
+
+
+def status_string(status):
+    """Static text naming a status code."""
+    return _text(_capi.ld4mrec_status_string(status))
+
+
+# ------------------------------------------------------------------------------------
+# Argument conversion (no copies for int64 C-contiguous arrays)
+# ------------------------------------------------------------------------------------
+
+_INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+_NULL_INT64 = ctypes.POINTER(c_int64)()
+_NULL_FLOAT = ctypes.POINTER(ctypes.c_float)()
+_NULL_SIZE = ctypes.POINTER(c_size_t)()
+# A valid pointer for empty arrays whose pointer must not be NULL (params->only_items).
+_EMPTY_IDS = np.zeros(1, dtype=np.int64)
+
+
+def _ids(values, name):
+    """A 1-D C-contiguous int64 array of ids (the input itself when it already is one)."""
+    array = np.asarray(values)
+    if array.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer ids, got dtype {array.dtype}")
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def _int64_p(array):
+    return array.ctypes.data_as(_capi.int64_p)
+
+
+def _float_p(array):
+    return array.ctypes.data_as(_capi.float_p)
+
+
+def _size_p(array):
+    return array.ctypes.data_as(_capi.size_t_p)
+
+
+def _int64(value, name="user"):
+    """An id as int64_t; ctypes would silently wrap larger values around."""
+    value = int(value)
+    if not -(2 ** 63) <= value < 2 ** 63:
+        raise OverflowError(f"{name} id {value} does not fit in int64")
+    return value
+
+
+def _user_p(user):
+    """const int64_t *user_id: NULL for None."""
+    return _NULL_INT64 if user is None else byref(c_int64(_int64(user)))
+
+
+def _k(k):
+    """k as int32_t. A larger k means the same as INT32_MAX (the library returns at most
+    every candidate); below INT32_MIN the library rejects it as it does any k < 1."""
+    k = int(k)
+    return min(max(k, _INT32_MIN), _INT32_MAX)
+
+
+def _params(exclude_history, only_items, exclude_items):
+    """(params, arrays to keep alive during the call)."""
+    params = _capi.ld4mrec_recommend_params_default()
+    params.exclude_history = bool(exclude_history)
+    keep = []
+    if only_items is not None:
+        only = _ids(only_items, "only_items")
+        keep.append(only)
+        params.only_items = _int64_p(only if only.size else _EMPTY_IDS)
+        params.n_only_items = only.size
+    if exclude_items is not None:
+        excluded = _ids(exclude_items, "exclude_items")
+        keep.append(excluded)
+        params.excluded_items = _int64_p(excluded)
+        params.n_excluded_items = excluded.size
+    return params, keep
+
+
+def _path(path):
+    raw = os.fsencode(path)
+    if b"\0" in raw:
+        raise ValueError("path must not contain NUL characters")
+    return raw
+
+
+# ------------------------------------------------------------------------------------
+# Model
+# ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Sizes and hyperparameters of a loaded model (ld4mrec_model_info)."""
+    format_version: int
+    n_items: int
+    n_users: int
+    n_history_users: int
+    hidden_size: int
+    svd_rank: int
+    step_embedding_size: int
+    n_steps: int
+    n_blocks: int
+    film_hidden_size: int
+    n_modalities: int
+
+
+class Model:
+    """A loaded LD4MRec model (immutable; share it between threads).
+
+    ``Model(path)`` loads and validates a model file (docs/FORMAT.md)."""
+
+    _handle = None
+
+    def __init__(self, path):
+        handle = _capi.ld4mrec_model_p()
+        _check(_capi.ld4mrec_model_load(_path(path), byref(handle)))
+        self._handle = handle
+        self.path = os.fspath(path)
+
+        info = _capi.ld4mrec_model_info()
+        info.struct_size = ctypes.sizeof(_capi.ld4mrec_model_info)
+        _check(_capi.ld4mrec_model_get_info(handle, byref(info)))
+        self._info = ModelInfo(**{name: getattr(info, name)
+                                  for name, _ in _capi.ld4mrec_model_info._fields_
+                                  if name != "struct_size"})
+        self._n_items = _capi.ld4mrec_model_n_items(handle)
+        self._modality_names = tuple(
+            _text(_capi.ld4mrec_model_modality_name(handle, m))
+            for m in range(self._info.n_modalities))
+
+        ids = np.empty(self._n_items, dtype=np.int64)
+        count = c_size_t()
+        _check(_capi.ld4mrec_model_item_ids(handle, _int64_p(ids), ids.size, byref(count)),
+               required=lambda: count.value)
+        ids.flags.writeable = False
+        self._item_ids = ids
+
+    # ---- life cycle
+
+    def close(self):
+        """Frees the model. Stores keep working only through another open model of the
+        same catalogue; methods of a closed model raise ValueError."""
+        handle, self._handle = self._handle, None
+        if handle:
+            _capi.ld4mrec_model_free(handle)
+
+    @property
+    def closed(self):
+        return not self._handle
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: module globals may be gone
+            pass
+
+    def __repr__(self):
+        state = "closed" if self.closed else f"{self._n_items} items"
+        return f"<ld4mrec.Model {self.path!r} ({state})>"
+
+    def _h(self):
+        if not self._handle:
+            raise ValueError("the model is closed")
+        return self._handle
+
+    # ---- properties
+
+    @property
+    def n_items(self):
+        """Items in the catalogue (length of full score vectors)."""
+        return self._n_items
+
+    @property
+    def info(self):
+        """Sizes and hyperparameters (ModelInfo)."""
+        return self._info
+
+    @property
+    def modality_names(self):
+        """Modality names, in the order the model applies them."""
+        return self._modality_names
+
+    @property
+    def item_ids(self):
+        """Item ids (read-only int64 array) in the order of full score vectors."""
+        return self._item_ids
+
+    # ---- stateless requests: a history given by the caller
+
+    def recommend(self, history, k=20, user=None, exclude_history=True, only_items=None,
+                  exclude_items=None, *, return_counts=False):
+        """Top-k items for a history (item ids), best first.
+
+        user: a user id, to use their learned initial embedding (None or an id unknown to
+        the model: the default embedding). exclude_history: leave the history's items out.
+        only_items: recommend only among these ids. exclude_items: never recommend these.
+        Returns (item ids int64, scores float32), at most k long; with return_counts,
+        (items, scores, skipped) where skipped counts history ids the model does not know.
+        """
+        handle = self._h()
+        history = _ids(history, "history")
+        params, keep = _params(exclude_history, only_items, exclude_items)
+        k = _k(k)
+        capacity = max(0, min(k, self._n_items))
+        items = np.empty(capacity, dtype=np.int64)
+        scores = np.empty(capacity, dtype=np.float32)
+        count, skipped = c_size_t(), c_size_t()
+        _check(_capi.ld4mrec_recommend_history(
+            handle, _int64_p(history), history.size, _user_p(user), k, byref(params),
+            _int64_p(items), _float_p(scores), capacity, byref(count), byref(skipped)),
+            required=lambda: count.value)
+        del keep
+        n = count.value
+        if return_counts:
+            return items[:n], scores[:n], skipped.value
+        return items[:n], scores[:n]
+
+    def score(self, history, candidates, user=None, *, return_counts=False):
+        """Scores (float32) of the candidate ids for a history, in the order of
+        `candidates`; -inf for ids the model does not know. With return_counts,
+        (scores, unknown candidates, skipped history ids)."""
+        handle = self._h()
+        history = _ids(history, "history")
+        candidates = _ids(candidates, "candidates")
+        scores = np.empty(candidates.size, dtype=np.float32)
+        unknown, skipped = c_size_t(), c_size_t()
+        _check(_capi.ld4mrec_score_history(
+            handle, _int64_p(history), history.size, _user_p(user), _int64_p(candidates),
+            candidates.size, _float_p(scores), byref(unknown), byref(skipped)))
+        if return_counts:
+            return scores, unknown.value, skipped.value
+        return scores
+
+    def score_all(self, history, user=None, *, return_counts=False):
+        """The full score vector (float32, n_items, in the order of item_ids) for a
+        history. With return_counts, (scores, skipped history ids)."""
+        handle = self._h()
+        history = _ids(history, "history")
+        scores = np.empty(self._n_items, dtype=np.float32)
+        skipped = c_size_t()
+        _check(_capi.ld4mrec_score_all_history(
+            handle, _int64_p(history), history.size, _user_p(user), _float_p(scores),
+            scores.size, byref(skipped)))
+        if return_counts:
+            return scores, skipped.value
+        return scores
+
+
+# ------------------------------------------------------------------------------------
+# Store
+# ------------------------------------------------------------------------------------
+
+
+class Store:
+    """User histories (sets of item ids) per user id, for one model's catalogue.
+
+    Safe for concurrent readers and writers. Create with Store.new(model),
+    Store.from_model(model) or Store.load(model, path). The store keeps its model
+    referenced and scores with it."""
+
+    _handle = None
+
+    def __init__(self, model, handle, skipped=0):
+        """Internal: use Store.new, Store.from_model or Store.load."""
+        self._model = model
+        self._handle = handle
+        self.skipped = skipped  # item ids skipped while loading (Store.load)
+
+    @classmethod
+    def _create(cls, function, model, *args):
+        out = _capi.ld4mrec_store_p()
+        _check(function(model._h(), *args, byref(out)))
+        return cls(model, out)
+
+    @classmethod
+    def new(cls, model):
+        """An empty store for the model's catalogue."""
+        return cls._create(_capi.ld4mrec_store_new, model)
+
+    @classmethod
+    def from_model(cls, model):
+        """A store holding the training histories of the model file (empty if none)."""
+        return cls._create(_capi.ld4mrec_store_from_model, model)
+
+    @classmethod
+    def load(cls, model, path):
+        """A store saved by save(); item ids the model does not know are skipped and
+        counted in the new store's ``skipped``."""
+        out = _capi.ld4mrec_store_p()
+        skipped = c_size_t()
+        _check(_capi.ld4mrec_store_load(model._h(), _path(path), byref(out), byref(skipped)))
+        return cls(model, out, skipped.value)
+
+    # ---- life cycle
+
+    @property
+    def model(self):
+        return self._model
+
+    def close(self):
+        """Frees the store; methods of a closed store raise ValueError."""
+        handle, self._handle = self._handle, None
+        if handle:
+            _capi.ld4mrec_store_free(handle)
+
+    @property
+    def closed(self):
+        return not self._handle
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        state = "closed" if self.closed else f"{self.n_users} users"
+        return f"<ld4mrec.Store ({state})>"
+
+    def _h(self):
+        if not self._handle:
+            raise ValueError("the store is closed")
+        return self._handle
+
+    def save(self, path):
+        """Saves atomically (temporary file, fsync, rename): the file at `path` is either
+        the previous one or the complete new one."""
+        _check(_capi.ld4mrec_store_save(self._h(), _path(path)))
+
+    # ---- updates
+
+    def add(self, user, items):
+        """Adds items to a user's history (creating the user). Returns the number of
+        item ids skipped because the model does not know them."""
+        items = _ids(items, "items")
+        skipped = c_size_t()
+        _check(_capi.ld4mrec_store_add(self._h(), _int64(user), _int64_p(items), items.size,
+                                       byref(skipped)))
+        return skipped.value
+
+    def remove(self, user, items):
+        """Removes items from a user's history; returns how many were removed. Raises
+        UnknownUserError for a user the store does not hold."""
+        items = _ids(items, "items")
+        removed = c_size_t()
+        _check(_capi.ld4mrec_store_remove(self._h(), _int64(user), _int64_p(items), items.size,
+                                          byref(removed)))
+        return removed.value
+
+    def replace(self, user, items):
+        """Replaces a user's history (creating the user); returns the skipped count."""
+        items = _ids(items, "items")
+        skipped = c_size_t()
+        _check(_capi.ld4mrec_store_replace(self._h(), _int64(user), _int64_p(items), items.size,
+                                           byref(skipped)))
+        return skipped.value
+
+    def clear_user(self, user):
+        """Deletes a user and their history; returns whether the user was there."""
+        existed = c_bool()
+        _check(_capi.ld4mrec_store_clear_user(self._h(), _int64(user), byref(existed)))
+        return existed.value
+
+    # ---- reads
+
+    def _query_then_fill(self, function, *args):
+        """Asks for the length with capacity 0, then fills; retries if a concurrent
+        writer made the result grow in between."""
+        handle = self._h()
+        count = c_size_t()
+        status = function(handle, *args, _NULL_INT64, 0, byref(count))
+        while True:
+            if status not in (_capi.LD4MREC_OK, _capi.LD4MREC_ERR_BUFFER_TOO_SMALL):
+                _check(status)
+            out = np.empty(count.value, dtype=np.int64)
+            if status == _capi.LD4MREC_OK and count.value == 0:
+                return out
+            status = function(handle, *args, _int64_p(out), out.size, byref(count))
+            if status == _capi.LD4MREC_OK:
+                return out[:count.value]
+
+    def history(self, user):
+        """A user's history (item ids int64, in the model's item order). Raises
+        UnknownUserError for a user the store does not hold."""
+        return self._query_then_fill(_capi.ld4mrec_store_get_history, c_int64(_int64(user)))
+
+    @property
+    def n_users(self):
+        """Number of users in the store."""
+        return _capi.ld4mrec_store_n_users(self._h())
+
+    def __len__(self):
+        return self.n_users
+
+    def user_ids(self):
+        """The store's user ids (int64, ascending)."""
+        return self._query_then_fill(_capi.ld4mrec_store_user_ids)
+
+    # ---- recommending and scoring
+
+    def recommend_user(self, user, k=20, exclude_history=True, only_items=None,
+                       exclude_items=None):
+        """Top-k items for a user of the store, best first: (item ids int64, scores
+        float32). A user absent from the store is served with an empty history; a user
+        unknown to the model with the default initial embedding."""
+        model = self._model
+        params, keep = _params(exclude_history, only_items, exclude_items)
+        k = _k(k)
+        capacity = max(0, min(k, model.n_items))
+        items = np.empty(capacity, dtype=np.int64)
+        scores = np.empty(capacity, dtype=np.float32)
+        count = c_size_t()
+        _check(_capi.ld4mrec_recommend_user(
+            model._h(), self._h(), _int64(user), k, byref(params), _int64_p(items),
+            _float_p(scores), capacity, byref(count)), required=lambda: count.value)
+        del keep
+        return items[:count.value], scores[:count.value]
+
+    def recommend_users(self, users, k=20, exclude_history=True, only_items=None,
+                        exclude_items=None):
+        """Top-k for many users in one call. Returns (items int64 (n, k'), scores float32
+        (n, k'), counts int64 (n,)) with k' = min(k, n_items); row u holds counts[u] items,
+        then item id -1 and score -inf."""
+        model = self._model
+        users = _ids(users, "users")
+        params, keep = _params(exclude_history, only_items, exclude_items)
+        k = _k(k)
+        width = max(1, min(k, model.n_items))  # a wider row would only hold padding
+        call_k = width if k >= 1 else k
+        items = np.empty((users.size, width), dtype=np.int64)
+        scores = np.empty((users.size, width), dtype=np.float32)
+        counts = np.empty(users.size, dtype=np.uintp)
+        _check(_capi.ld4mrec_recommend_users(
+            model._h(), self._h(), _int64_p(users), users.size, call_k, byref(params),
+            _int64_p(items), _float_p(scores), items.size, _size_p(counts)))
+        del keep
+        return items, scores, counts.view(np.int64)
+
+    def score_user(self, user, candidates, *, return_counts=False):
+        """Scores (float32) of candidate ids for a user of the store, in their order;
+        -inf for ids the model does not know. With return_counts, (scores, unknown)."""
+        model = self._model
+        candidates = _ids(candidates, "candidates")
+        scores = np.empty(candidates.size, dtype=np.float32)
+        unknown = c_size_t()
+        _check(_capi.ld4mrec_score_user(
+            model._h(), self._h(), _int64(user), _int64_p(candidates), candidates.size,
+            _float_p(scores), byref(unknown)))
+        if return_counts:
+            return scores, unknown.value
+        return scores
+
+    def score_all_users(self, users):
+        """Full score vectors (float32, (n_users, n_items)) for users of the store."""
+        model = self._model
+        users = _ids(users, "users")
+        scores = np.empty((users.size, model.n_items), dtype=np.float32)
+        _check(_capi.ld4mrec_score_all_users(
+            model._h(), self._h(), _int64_p(users), users.size, _float_p(scores), scores.size))
+        return scores
