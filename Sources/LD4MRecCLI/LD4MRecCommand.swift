@@ -7,7 +7,7 @@ struct LD4MRecCommand: ParsableCommand {
         commandName: "ld4mrec",
         abstract: "Serve LD4MRec multimedia recommendation models.",
         version: "0.1.0",
-        subcommands: [Inspect.self, Recommend.self, Synthesize.self])
+        subcommands: [Train.self, Evaluate.self, Recommend.self, Inspect.self, MakeDataset.self, Synthesize.self])
 }
 
 /// Runs a command body, turning library errors into a message and exit code 1.

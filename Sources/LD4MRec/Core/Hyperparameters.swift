@@ -64,3 +64,23 @@ public struct Hyperparameters: Sendable, Equatable {
         }
     }
 }
+
+extension Hyperparameters {
+    /// Checks the training fields.
+    public func validateTraining() throws {
+        func require(_ ok: Bool, _ message: String) throws {
+            guard ok else { throw LD4MRecError.invalidArgument(message) }
+        }
+        try require(noiseScale > 0 && noiseScale <= 1, "noise scale must be in (0, 1], got \(noiseScale)")
+        try require(noiseMin >= 0 && noiseMin <= 1, "noise min must be in [0, 1], got \(noiseMin)")
+        try require(softTargetProbability >= 0 && softTargetProbability <= 1, "soft-target probability must be in [0, 1]")
+        try require(softTargetGamma >= 0 && softTargetGamma <= 1, "soft-target gamma must be in [0, 1]")
+        try require(learningRate > 0 && learningRate.isFinite, "learning rate must be positive, got \(learningRate)")
+        try require(batchSize >= 1, "batch size must be at least 1")
+        try require(maxEpochs >= 1, "epochs must be at least 1")
+        try require(patience >= 1, "patience must be at least 1")
+        try require(inputDropout >= 0 && inputDropout < 1, "input dropout must be in [0, 1), got \(inputDropout)")
+        try require(weightDecay >= 0 && weightDecay.isFinite, "weight decay must be non-negative")
+        try require(svdOversamples >= 0 && svdPowerIterations >= 0, "SVD oversamples and power iterations must be non-negative")
+    }
+}
