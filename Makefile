@@ -1,4 +1,6 @@
 # Builds the distributable pieces into dist/ and runs every test suite.
+#   make demo    the main job: train on the built-in dataset, evaluate, recommend through
+#                libld4mrec.so with the C example
 #   make build   dist/lib/libld4mrec.so.1 (+ .so link), dist/include/ld4mrec.h, dist/bin/ld4mrec
 #   make test    Swift tests, C ABI checks, examples, Python tests
 # The shared library gets its own build folder: it links the Swift runtime statically,
@@ -9,7 +11,10 @@ LIB_SCRATCH := .build-lib
 DIST := dist
 PYTHON ?= python3
 
-.PHONY: all build lib cli test swift-test abi-test examples python-test clean
+DEMO := $(DIST)/demo
+CC ?= cc
+
+.PHONY: all build lib cli demo test swift-test abi-test examples python-test clean
 
 all: build
 
@@ -30,6 +35,17 @@ cli:
 	swift build -c release --product ld4mrec-cli
 	mkdir -p $(DIST)/bin
 	cp $$(swift build -c release --show-bin-path)/ld4mrec-cli $(DIST)/bin/ld4mrec
+
+# A small architecture (d = 200, k = 32) keeps the demo near a minute on two cores; every
+# other setting is docs/MODEL.md's default.
+demo: build
+	$(DIST)/bin/ld4mrec make-dataset --out $(DEMO)/data
+	$(DIST)/bin/ld4mrec train --data $(DEMO)/data --out $(DEMO)/model.h5 --hidden 200 --svd-rank 32 \
+		--epochs 60 --patience 10 --log $(DEMO)/train.jsonl
+	$(DIST)/bin/ld4mrec evaluate --model $(DEMO)/model.h5 --data $(DEMO)/data --split test --popularity
+	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -I Include Examples/c/recommend.c -L $(DIST)/lib -lld4mrec \
+		-Wl,-rpath,$(CURDIR)/$(DIST)/lib -o $(DEMO)/recommend
+	$(DEMO)/recommend $(DEMO)/model.h5
 
 test: build swift-test abi-test examples python-test
 

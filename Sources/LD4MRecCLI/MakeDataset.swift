@@ -31,8 +31,13 @@ struct MakeDataset: ParsableCommand {
         spec.items = items
         spec.seed = seed
         let dataset = spec.generate()
-        if mkdir(out, 0o755) != 0 && errno != EEXIST {
-            throw ValidationErrorMessage(message: "cannot create '\(out)': \(String(cString: strerror(errno)))")
+        // Like mkdir -p.
+        var prefix = out.hasPrefix("/") ? "" : "."
+        for component in out.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw ValidationErrorMessage(message: "cannot create '\(prefix)': \(String(cString: strerror(errno)))")
+            }
         }
         try reportingErrors { try dataset.write(to: out) }
         print("wrote \(out): \(dataset.userCount) users, \(dataset.itemCount) items, \(dataset.train.items.count) train / "

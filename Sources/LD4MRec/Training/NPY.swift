@@ -34,11 +34,13 @@ enum NPY {
             }) else { throw fail("header has no '\(key)'") }
             return String(characters[(start + pattern.count)...]).trimmingLeadingSpaces()
         }
-        let descr = try field("descr")
+        let descr = String(try field("descr").split(separator: "'", omittingEmptySubsequences: false).dropFirst().first ?? "")
         let elementSize: Int
-        if descr.hasPrefix("'<f4'") { elementSize = 4 }
-        else if descr.hasPrefix("'<f2'") { elementSize = 2 }
-        else { throw fail("dtype \(descr.prefix(6)) is not supported (need little-endian float32 or float16)") }
+        switch descr {
+        case "<f4": elementSize = 4
+        case "<f2": elementSize = 2
+        default: throw fail("dtype '\(descr)' is not supported (need little-endian float32 or float16)")
+        }
         guard try field("fortran_order").hasPrefix("False") else { throw fail("Fortran-order arrays are not supported") }
         let shapeText = try field("shape")
         guard shapeText.hasPrefix("("), let close = shapeText.firstIndex(of: ")") else { throw fail("malformed shape") }

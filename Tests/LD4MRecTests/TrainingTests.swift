@@ -1,0 +1,250 @@
+import Testing
+@testable import LD4MRec
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct RandomizedSVDTests {
+    /// Disjoint all-ones blocks of a_j users x b_j items: singular values sqrt(a_j b_j),
+    /// right singular vectors 1/sqrt(b_j) on block j's items.
+    @Test func recoversAKnownSpectrum() throws {
+        let blocks = [(40, 30), (30, 20), (25, 16), (12, 10), (9, 6), (5, 4)]
+        var offsets = [0]
+        var items: [Int32] = []
+        var firstItem = 0
+        var itemBlock: [Int] = []
+        for (j, (users, width)) in blocks.enumerated() {
+            for _ in 0 ..< users {
+                items += (firstItem ..< firstItem + width).map { Int32($0) }
+                offsets.append(items.count)
+            }
+            itemBlock += [Int](repeating: j, count: width)
+            firstItem += width
+        }
+        let matrix = CSRHistories(offsets: offsets, items: items)
+        let (v, s) = try RandomizedSVD.decompose(matrix, columns: firstItem, rank: 4, oversamples: 4, powerIterations: 3)
+        let expected = blocks.prefix(4).map { Float(Double($0.0 * $0.1).squareRoot()) }
+        for (got, want) in zip(s, expected) { #expect(abs(got - want) < 1e-3 * want, "\(s) vs \(expected)") }
+        for j in 0 ..< 4 {
+            for i in 0 ..< firstItem {
+                let want: Float = itemBlock[i] == j ? 1 / Float(blocks[j].1).squareRoot() : 0
+                #expect(abs(abs(v[i, j]) - want) < 1e-3)
+            }
+        }
+        expectError(.invalidArgument, containing: "SVD rank") {
+            _ = try RandomizedSVD.decompose(matrix, columns: firstItem, rank: firstItem + 1)
+        }
+    }
+}
+
+@Suite struct MetricsTests {
+    @Test func handComputedCases() {
+        // User 1: held out {1, 2}; ranked [1, 9, 2, ...]: hits at ranks 0 and 2.
+        // User 2: held out {5}; hit at rank 12 (inside 20, outside 10).
+        // User 3: held out {7}; no hit. User 4: no held-out items: not counted.
+        var ranking2 = [Int64](repeating: 100, count: 20)
+        ranking2[12] = 5
+        let m = RankingMetrics.compute(
+            rankings: [[1, 9, 2] + [Int64](repeating: 100, count: 17), ranking2, [Int64](repeating: 100, count: 20), [3]],
+            heldOut: [[1, 2], [5], [7], []])
+        let dcg1 = 1 + 1 / log2(4.0)
+        let idcg1 = 1 + 1 / log2(3.0)
+        #expect(m.users == 3)
+        #expect(abs(m.recall10 - (1 + 0 + 0) / 3) < 1e-12)
+        #expect(abs(m.recall20 - (1 + 1 + 0) / 3) < 1e-12)
+        #expect(abs(m.ndcg10 - (dcg1 / idcg1) / 3) < 1e-12)
+        #expect(abs(m.ndcg20 - (dcg1 / idcg1 + 1 / log2(14.0)) / 3) < 1e-12)
+    }
+}
+
+@Suite struct DatasetReaderTests {
+    func folder(_ inter: String, features: [String: Matrix] = [:]) throws -> String {
+        let dir = temporaryDirectory() + "/toy"
+        mkdir(dir, 0o755)
+        writeBytes(Array(inter.utf8), to: dir + "/toy.inter")
+        for (name, matrix) in features { try NPY.write(matrix, to: "\(dir)/\(name)_feat.npy") }
+        return dir
+    }
+
+    @Test func readsSplitsFeaturesAndDropsDuplicates() throws {
+        let dir = try folder("userID\titemID\trating\tx_label\n0\t1\t5\t0\n0\t2\t3\t1\n1\t0\t4\t2\n1\t2\t1\t0\n0\t1\t5\t0\n",
+                             features: ["image": Matrix(rows: 4, cols: 2, values: [1, 2, 3, 4, 5, 6, 7, 8])])
+        let d = try Dataset.load(directory: dir)
+        #expect(d.userCount == 2 && d.itemCount == 4)
+        #expect(Array(d.train.row(0)) == [1] && Array(d.train.row(1)) == [2])
+        #expect(Array(d.validation.row(0)) == [2] && Array(d.test.row(1)) == [0])
+        #expect(d.duplicatesDropped == 1)
+        #expect(d.modalities.map(\.name) == ["image"] && d.modalities[0].features[3, 1] == 8)
+        #expect(try Dataset.load(directory: dir, modalityNames: []).modalities.isEmpty)
+    }
+
+    @Test func badInputNamesFileAndLine() throws {
+        let cases: [(String, String)] = [
+            ("user\titemID\tx_label\n0\t1\t0\n", "line 1: header has no 'userID' column"),
+            ("userID\titemID\tx_label\n0\t1\t0\n0\tx\t0\n", "line 3: itemID 'x' is not a non-negative integer"),
+            ("userID\titemID\tx_label\n0\t1\t0\n1\t1\t3\n", "line 3: x_label 3 is not 0, 1 or 2"),
+            ("userID\titemID\tx_label\n0\t1\n", "line 2: 2 fields, expected at least 3"),
+            ("userID\titemID\tx_label\n", "no interactions"),
+        ]
+        for (text, message) in cases {
+            let dir = try folder(text)
+            expectError(.invalidFile, containing: message) { _ = try Dataset.load(directory: dir) }
+        }
+        let few = try folder("userID\titemID\tx_label\n0\t5\t0\n", features: ["audio": Matrix(zeros: 3, 2)])
+        expectError(.invalidFile, containing: "audio_feat.npy' has 3 rows, but the interactions use item ids up to 5") {
+            _ = try Dataset.load(directory: few)
+        }
+        expectError(.io, containing: "no feature file 'text_feat.npy'") { _ = try Dataset.load(directory: few, modalityNames: ["text"]) }
+        expectError(.io, containing: "cannot open folder") { _ = try Dataset.load(directory: few + "/nope") }
+    }
+
+    @Test func npyReaderIsStrict() throws {
+        let dir = temporaryDirectory()
+        let matrix = Matrix(rows: 2, cols: 3, values: [1, -2, 3.5, 0, 1e-3, 7])
+        try NPY.write(matrix, to: dir + "/m.npy")
+        #expect(try NPY.readMatrix(dir + "/m.npy") == matrix)
+
+        // float16, as numpy writes it: header padded to 64 bytes.
+        let header = "{'descr': '<f2', 'fortran_order': False, 'shape': (1, 2), }"
+        let padded = header + String(repeating: " ", count: (64 - (10 + header.utf8.count + 1) % 64) % 64) + "\n"
+        var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(padded.utf8.count), 0] + Array(padded.utf8)
+        bytes += [0x00, 0x3C, 0x00, 0xC0]  // 1.0, -2.0
+        writeBytes(bytes, to: dir + "/h.npy")
+        #expect(try NPY.readMatrix(dir + "/h.npy").values == [1, -2])
+
+        writeBytes(Array(bytes.dropLast(1)), to: dir + "/short.npy")
+        expectError(.invalidFile, containing: "data bytes") { _ = try NPY.readMatrix(dir + "/short.npy") }
+        writeBytes(bytes.enumerated().map { $0.offset == 1 ? 0x41 : $0.element }, to: dir + "/magic.npy")
+        expectError(.invalidFile, containing: "bad magic") { _ = try NPY.readMatrix(dir + "/magic.npy") }
+        let nan = bytes.prefix(bytes.count - 2) + [0x00, 0x7E]
+        writeBytes(Array(nan), to: dir + "/nan.npy")
+        expectError(.invalidFile, containing: "row 0, column 1 is nan, not finite") { _ = try NPY.readMatrix(dir + "/nan.npy") }
+        var f8 = bytes
+        f8[10 + Array(header.utf8).firstIndex(of: UInt8(ascii: "2"))!] = UInt8(ascii: "8")  // '<f2' -> '<f8'
+        writeBytes(f8, to: dir + "/f8.npy")
+        expectError(.invalidFile, containing: "dtype '<f8' is not supported") { _ = try NPY.readMatrix(dir + "/f8.npy") }
+    }
+}
+
+@Suite(.serialized) struct TrainerTests {
+    static func smallRun(seed: UInt64 = 1, epochs: Int = 15) -> (Dataset, Hyperparameters) {
+        var builtin = BuiltinDataset()
+        builtin.users = 500
+        builtin.items = 250
+        var h = Hyperparameters()
+        h.hiddenSize = 48
+        h.svdRank = 12
+        h.filmHiddenSize = 16
+        h.batchSize = 100
+        h.maxEpochs = epochs
+        h.patience = epochs
+        h.seed = seed
+        return (builtin.generate(), h)
+    }
+
+    @Test func shortTrainingBeatsUntrainedAndPopularity() throws {
+        let (dataset, h) = Self.smallRun()
+        let trainer = try Trainer(dataset: dataset, hyperparameters: h)
+        let untrained = try Evaluation.evaluate(try Model(trainer.currentParameters), on: dataset, split: .valid)
+        let result = try trainer.train()
+        let popularity = Evaluation.popularity(on: dataset, split: .valid)
+        #expect(result.bestValidation.recall20 > untrained.recall20 + 0.05, "\(result.bestValidation) vs untrained \(untrained)")
+        #expect(result.bestValidation.recall20 > popularity.recall20 + 0.05, "\(result.bestValidation) vs popularity \(popularity)")
+        #expect(result.epochs.count == h.maxEpochs)
+        #expect(result.epochs[result.bestEpoch - 1].validation == result.bestValidation)
+        // The returned parameters are the best epoch's: evaluating them reproduces its metrics.
+        #expect(try Evaluation.evaluate(try Model(result.parameters), on: dataset, split: .valid) == result.bestValidation)
+    }
+
+    @Test func trainingIsDeterministicForASeed() throws {
+        let (dataset, h) = Self.smallRun(epochs: 2)
+        let a = try Trainer(dataset: dataset, hyperparameters: h).train()
+        let b = try Trainer(dataset: dataset, hyperparameters: h).train()
+        #expect(a.parameters == b.parameters)
+        var other = h
+        other.seed = 2
+        #expect(try Trainer(dataset: dataset, hyperparameters: other).train().parameters != a.parameters)
+    }
+
+    @Test(arguments: [Hyperparameters.Loss.multinomial, .squaredError])
+    func optionsTrainAndAreRecorded(loss: Hyperparameters.Loss) throws {
+        var (dataset, h) = Self.smallRun(epochs: 2)
+        h.loss = loss
+        h.inputDropout = 0.5
+        h.conditionsFromDroppedHistory = true
+        h.weightDecay = 1e-5
+        h.stepSampler = .uniform
+        let result = try Trainer(dataset: dataset, hyperparameters: h).train()
+        #expect(result.epochs.allSatisfy { $0.loss.isFinite })
+        let dir = temporaryDirectory()
+        try ModelFile.write(result.parameters, to: dir + "/m.h5")
+        #expect(try ModelFile.read(from: dir + "/m.h5").hyperparameters == h)
+    }
+
+    @Test func stepSamplerFollowsTheSpec() {
+        var sampler = StepSampler(steps: 3, importance: true)
+        var rng = SeededGenerator(seed: 3)
+        #expect(sampler.probabilities == nil)
+        #expect(sampler.sample(&rng).1 == 1)
+        for _ in 0 ..< 10 { sampler.record(steps: [1, 1, 2, 3], losses: [1, 3, 4, 8]) }
+        // Records: step 1 -> mean(1, 3) = 2, step 2 -> 4, step 3 -> 8; p ~ sqrt(mean(r^2)).
+        let p = sampler.probabilities!
+        let raw = [2.0, 4, 8].map { $0 / 14 * 0.999 + 0.001 / 3 }
+        for (got, want) in zip(p, raw) { #expect(abs(got - want) < 1e-12) }
+        let (t, weight) = sampler.sample(&rng)
+        #expect(abs(weight - 1 / (3 * p[t - 1])) < 1e-12)
+    }
+
+    @Test func noiseScheduleAndStepEmbedding() throws {
+        let (dataset, h) = Self.smallRun()
+        let trainer = try Trainer(dataset: dataset, hyperparameters: h)
+        #expect(abs(trainer.oneMinusAlphaBar(1) - 0.1 * 1e-4) < 1e-15)
+        #expect(abs(trainer.oneMinusAlphaBar(5) - 0.1) < 1e-15)
+        #expect(abs(trainer.oneMinusAlphaBar(3) - 0.1 * (1e-4 + 0.5 * (1 - 1e-4))) < 1e-15)
+        let z = Trainer.stepEmbedding(3, size: 4)
+        let expected = [sin(3.0), cos(3.0), sin(3 / 100.0), cos(3 / 100.0)].map(Float.init)
+        for (a, b) in zip(z, expected) { #expect(abs(a - b) < 1e-6) }
+    }
+}
+
+/// The library built by `make lib`, next to this package's sources.
+let builtLibrary: String = {
+    var path = #filePath
+    for _ in 0 ..< 3 { path = String(path[..<path.lastIndex(of: "/")!]) }
+    return path + "/dist/lib/libld4mrec.so"
+}()
+
+@Suite struct TrainedModelThroughTheCABI {
+    typealias Load = @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<OpaquePointer?>?) -> Int32
+    typealias Free = @convention(c) (OpaquePointer?) -> Void
+    typealias ScoreAll = @convention(c) (OpaquePointer?, UnsafePointer<Int64>?, Int, UnsafePointer<Int64>?,
+                                         UnsafeMutablePointer<Float>?, Int, UnsafeMutablePointer<Int>?) -> Int32
+
+    @Test(.enabled(if: access(builtLibrary, R_OK) == 0, "needs dist/lib/libld4mrec.so: run `make lib` first"))
+    func trainSaveLoadGivesTheSameScores() throws {
+        let (dataset, h) = TrainerTests.smallRun(epochs: 2)
+        let result = try Trainer(dataset: dataset, hyperparameters: h).train()
+        let inMemory = try Model(result.parameters)
+        let dir = temporaryDirectory()
+        try ModelFile.write(result.parameters, to: dir + "/trained.h5")
+
+        let library = try #require(dlopen(builtLibrary, RTLD_NOW | RTLD_LOCAL))
+        defer { dlclose(library) }
+        let load = unsafeBitCast(try #require(dlsym(library, "ld4mrec_model_load")), to: Load.self)
+        let free = unsafeBitCast(try #require(dlsym(library, "ld4mrec_model_free")), to: Free.self)
+        let scoreAll = unsafeBitCast(try #require(dlsym(library, "ld4mrec_score_all_history")), to: ScoreAll.self)
+        var handle: OpaquePointer?
+        #expect(load(dir + "/trained.h5", &handle) == 0)
+        defer { free(handle) }
+
+        for user in [0, 7, 123, 499] {
+            let history = dataset.train.row(user).map { Int64($0) }
+            var userID = Int64(user)
+            var scores = [Float](repeating: 0, count: dataset.itemCount)
+            var skipped = -1
+            #expect(scoreAll(handle, history, history.count, &userID, &scores, scores.count, &skipped) == 0)
+            #expect(skipped == 0)
+            #expect(scores == inMemory.scores(inMemory.query(history: history, user: Int64(user))))
+        }
+    }
+}
