@@ -267,12 +267,52 @@ class ModelInfo:
     n_modalities: int
 
 
-class Model:
-    """A loaded LD4MRec model (immutable; share it between threads).
-
-    ``Model(path)`` loads and validates a model file (docs/FORMAT.md)."""
+class _Handle:
+    """Owns one library handle: close() frees it (also on ``with`` exit and garbage
+    collection); methods of a closed object raise ValueError."""
 
     _handle = None
+    _kind = "object"
+
+    @staticmethod
+    def _free(handle):
+        raise NotImplementedError
+
+    def close(self):
+        handle, self._handle = self._handle, None
+        if handle:
+            self._free(handle)
+
+    @property
+    def closed(self):
+        return not self._handle
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: module globals may be gone
+            pass
+
+    def _h(self):
+        if not self._handle:
+            raise ValueError(f"the {self._kind} is closed")
+        return self._handle
+
+
+class Model(_Handle):
+    """A loaded LD4MRec model (immutable; share it between threads).
+
+    ``Model(path)`` loads and validates a model file (docs/FORMAT.md). close() frees
+    it; stores made from it keep it referenced."""
+
+    _kind = "model"
+    _free = staticmethod(lambda handle: _capi.ld4mrec_model_free(handle))
 
     def __init__(self, path):
         handle = _capi.ld4mrec_model_p()
@@ -300,37 +340,9 @@ class Model:
 
     # ---- life cycle
 
-    def close(self):
-        """Frees the model. Stores keep working only through another open model of the
-        same catalogue; methods of a closed model raise ValueError."""
-        handle, self._handle = self._handle, None
-        if handle:
-            _capi.ld4mrec_model_free(handle)
-
-    @property
-    def closed(self):
-        return not self._handle
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: module globals may be gone
-            pass
-
     def __repr__(self):
         state = "closed" if self.closed else f"{self._n_items} items"
         return f"<ld4mrec.Model {self.path!r} ({state})>"
-
-    def _h(self):
-        if not self._handle:
-            raise ValueError("the model is closed")
-        return self._handle
 
     # ---- properties
 
@@ -420,14 +432,15 @@ class Model:
 # ------------------------------------------------------------------------------------
 
 
-class Store:
+class Store(_Handle):
     """User histories (sets of item ids) per user id, for one model's catalogue.
 
     Safe for concurrent readers and writers. Create with Store.new(model),
     Store.from_model(model) or Store.load(model, path). The store keeps its model
     referenced and scores with it."""
 
-    _handle = None
+    _kind = "store"
+    _free = staticmethod(lambda handle: _capi.ld4mrec_store_free(handle))
 
     def __init__(self, model, handle, skipped=0):
         """Internal: use Store.new, Store.from_model or Store.load."""
@@ -466,36 +479,9 @@ class Store:
     def model(self):
         return self._model
 
-    def close(self):
-        """Frees the store; methods of a closed store raise ValueError."""
-        handle, self._handle = self._handle, None
-        if handle:
-            _capi.ld4mrec_store_free(handle)
-
-    @property
-    def closed(self):
-        return not self._handle
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
     def __repr__(self):
         state = "closed" if self.closed else f"{self.n_users} users"
         return f"<ld4mrec.Store ({state})>"
-
-    def _h(self):
-        if not self._handle:
-            raise ValueError("the store is closed")
-        return self._handle
 
     def save(self, path):
         """Saves atomically (temporary file, fsync, rename): the file at `path` is either

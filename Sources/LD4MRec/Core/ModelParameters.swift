@@ -68,6 +68,17 @@ public struct CSRHistories: Sendable, Equatable {
         self.items = items
     }
 
+    /// CSR of the given rows, each sorted.
+    public init(rows: [[Int32]]) {
+        var offsets = [0]
+        var items: [Int32] = []
+        for row in rows {
+            items += row.sorted()
+            offsets.append(items.count)
+        }
+        self.init(offsets: offsets, items: items)
+    }
+
     public var rowCount: Int { offsets.count - 1 }
 
     public func row(_ user: Int) -> ArraySlice<Int32> { items[offsets[user] ..< offsets[user + 1]] }

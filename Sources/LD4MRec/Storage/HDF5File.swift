@@ -206,6 +206,22 @@ final class HDF5File {
         H5Gclose(group)
     }
 
+    // MARK: Identification
+
+    /// Checks the root attributes `format` and `format_version` of an ld4mrec file.
+    func requireFormat(_ name: String, version: Int, kind: String) throws {
+        func fail(_ message: String) -> LD4MRecError { .invalidFile("'\(path)': \(message)") }
+        guard let format = try readString("/", "format") else {
+            throw fail("not an ld4mrec \(kind) file (no 'format' attribute on the root group)")
+        }
+        guard format == name else { throw fail("format is '\(format)', expected '\(name)'") }
+        guard let found = try readNumber("/", "format_version") else { throw fail("no 'format_version' attribute") }
+        guard found == Double(version) else {
+            throw LD4MRecError(.unsupportedVersion,
+                               "'\(path)': \(kind) format version \(found) is not supported (this library reads version \(version))")
+        }
+    }
+
     // MARK: Attributes (scalars on groups)
 
     /// Opens a scalar attribute, or returns nil when the object has no such attribute.

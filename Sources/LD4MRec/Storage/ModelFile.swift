@@ -45,15 +45,7 @@ public enum ModelFile {
     private static func read(_ file: HDF5File) throws -> ModelParameters {
         func fail(_ message: String) -> LD4MRecError { .invalidFile("'\(file.path)': \(message)") }
 
-        guard let format = try file.readString("/", "format") else {
-            throw fail("not an ld4mrec model file (no 'format' attribute on the root group)")
-        }
-        guard format == formatName else { throw fail("format is '\(format)', expected '\(formatName)'") }
-        guard let version = try file.readNumber("/", "format_version") else { throw fail("no 'format_version' attribute") }
-        guard version == Double(formatVersion) else {
-            throw LD4MRecError(.unsupportedVersion,
-                               "'\(file.path)': format version \(version) is not supported (this library reads version \(formatVersion))")
-        }
+        try file.requireFormat(formatName, version: formatVersion, kind: "model")
         let h = try readHyperparameters(file, fail)
         let modalityCount = try integer(file, "/", "n_modalities", fail, range: 0...64)
 

@@ -35,15 +35,7 @@ extension HistoryStore {
         let (users, offsets, items) = try HDF5File.serialized {
             let file = try HDF5File.openForReading(path)
             func fail(_ message: String) -> LD4MRecError { .invalidFile("'\(path)': \(message)") }
-            guard let format = try file.readString("/", "format") else {
-                throw fail("not an ld4mrec store file (no 'format' attribute on the root group)")
-            }
-            guard format == formatName else { throw fail("format is '\(format)', expected '\(formatName)'") }
-            guard let version = try file.readNumber("/", "format_version") else { throw fail("no 'format_version' attribute") }
-            guard version == Double(formatVersion) else {
-                throw LD4MRecError(.unsupportedVersion,
-                                   "'\(path)': store format version \(version) is not supported (this library reads version \(formatVersion))")
-            }
+            try file.requireFormat(formatName, version: formatVersion, kind: "store")
             let users = try file.readInt64s("/users", rank: 1).values
             let offsets = try file.readInt64s("/offsets", rank: 1).values
             let items = try file.readInt64s("/items", rank: 1).values

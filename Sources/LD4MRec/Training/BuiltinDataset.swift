@@ -62,17 +62,8 @@ public struct BuiltinDataset: Sendable {
                 splits[split][u].append(Int32(item))
             }
         }
-        func csr(_ rows: [[Int32]]) -> CSRHistories {
-            var offsets = [0]
-            var values: [Int32] = []
-            for row in rows {
-                values += row.sorted()
-                offsets.append(values.count)
-            }
-            return CSRHistories(offsets: offsets, items: values)
-        }
-        return Dataset(name: "builtin", userCount: users, itemCount: items, train: csr(splits[0]),
-                       validation: csr(splits[1]), test: csr(splits[2]), modalities: modalities)
+        return Dataset(name: "builtin", userCount: users, itemCount: items, train: CSRHistories(rows: splits[0]),
+                       validation: CSRHistories(rows: splits[1]), test: CSRHistories(rows: splits[2]), modalities: modalities)
     }
 }
 

@@ -77,13 +77,7 @@ public struct Dataset: Sendable {
         func csr(_ label: Int) -> CSRHistories {
             var rows = [[Int32]](repeating: [], count: userCount)
             for (u, i, l) in interactions.triples where l == label { rows[u].append(Int32(i)) }
-            var offsets = [0]
-            var items: [Int32] = []
-            for row in rows {
-                items += row.sorted()
-                offsets.append(items.count)
-            }
-            return CSRHistories(offsets: offsets, items: items)
+            return CSRHistories(rows: rows)
         }
         return Dataset(name: base, userCount: userCount, itemCount: itemCount, train: csr(0), validation: csr(1),
                        test: csr(2), modalities: modalities, duplicatesDropped: interactions.duplicates)
