@@ -36,7 +36,7 @@ struct Recommend: ParsableCommand {
         if let user {
             query = try reportingErrors { try model.query(user: user, in: HistoryStore(model: model, trainingHistories: true)) }
         } else {
-            let ids = try history!.split(separator: ",").map { text -> Int64 in
+            let ids = try (history ?? "").split(separator: ",").map { text -> Int64 in
                 guard let id = Int64(text.filter { $0 != " " }) else {
                     throw ValidationError("--history: '\(text)' is not an integer item id")
                 }

@@ -7,13 +7,13 @@ extension HistoryStore {
     /// Saves atomically: temporary file, fsync, rename. The previous file survives any
     /// failure, including a crash mid-save.
     public func save(to path: String) throws {
-        let histories = snapshot()
-        let users = histories.keys.sorted()
+        let histories = snapshot().sorted { $0.key < $1.key }
+        let users = histories.map(\.key)
         var offsets: [Int64] = [0]
         var items: [Int64] = []
         offsets.reserveCapacity(users.count + 1)
-        for user in users {
-            items.append(contentsOf: histories[user]!.map { catalogue.ids[Int($0)] })
+        for (_, rows) in histories {
+            items.append(contentsOf: rows.map { catalogue.ids[Int($0)] })
             offsets.append(Int64(items.count))
         }
         try AtomicFile.write(to: path) { temporary in

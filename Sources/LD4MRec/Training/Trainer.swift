@@ -75,7 +75,8 @@ public final class Trainer {
         var gradients = weights.zeros()
         let trainUsers = (0 ..< dataset.userCount).filter { !dataset.train.row($0).isEmpty }
 
-        var best: (epoch: Int, metrics: RankingMetrics, weights: TrainableWeights)?
+        // Epoch 0 stands for the initial weights; any trained epoch replaces it.
+        var best = (epoch: 0, metrics: RankingMetrics(recall20: -1), weights: weights)
         var reports: [EpochReport] = []
         for epoch in 1 ... max(1, h.maxEpochs) {
             let start = monotonicSeconds()
@@ -98,15 +99,15 @@ public final class Trainer {
                 batches += 1
             }
             let validation = try Evaluation.evaluate(try Model(parameters(weights)), on: dataset, split: .valid)
-            let isBest = best.map { validation.recall20 > $0.metrics.recall20 } ?? true
+            let isBest = validation.recall20 > best.metrics.recall20
             if isBest { best = (epoch, validation, weights) }
             let report = EpochReport(epoch: epoch, loss: lossSum / Double(max(1, batches)), validation: validation,
-                                     seconds: monotonicSeconds() - start, isBest: isBest, bestEpoch: best!.epoch)
+                                     seconds: monotonicSeconds() - start, isBest: isBest, bestEpoch: best.epoch)
             reports.append(report)
             progress(report)
-            if epoch - best!.epoch >= h.patience { break }
+            if epoch - best.epoch >= h.patience { break }
         }
-        return TrainingResult(parameters: parameters(best!.weights), bestEpoch: best!.epoch, bestValidation: best!.metrics,
+        return TrainingResult(parameters: parameters(best.weights), bestEpoch: best.epoch, bestValidation: best.metrics,
                               epochs: reports, setupSeconds: setupSeconds)
     }
 
