@@ -38,6 +38,8 @@ struct Inspect: ParsableCommand {
             ("conditions_from_dropped_history", "\(h.conditionsFromDroppedHistory)"),
             ("weight_decay", "\(h.weightDecay)"),
             ("feature_standardization", h.featureStandardization.rawValue),
+            ("item_item_prior", model.hasItemItemPrior ? h.itemItemPrior.rawValue : "none"),
+            ("ensemble_weight", h.ensembleWeight.map { "\($0)" } ?? "none"),
             ("seed", "\(h.seed)"),
         ]
         let modalities = zip(model.modalityNames, model.modalityDimensions).map { "\($0) (\($1))" }
@@ -47,7 +49,9 @@ struct Inspect: ParsableCommand {
                                "noise_scale", "noise_min", "learning_rate", "batch_size", "soft_target_probability",
                                "soft_target_gamma", "input_dropout", "weight_decay", "seed",
                                "conditions_from_dropped_history"])
-            var parts = fields.map { "\"\($0.0)\": " + (numeric.contains($0.0) ? $0.1 : "\"\($0.1)\"") }
+            // A number, or the string "none" when the model has no mixture weight.
+            let raw = { (key: String, value: String) in numeric.contains(key) || (key == "ensemble_weight" && value != "none") }
+            var parts = fields.map { "\"\($0.0)\": " + (raw($0.0, $0.1) ? $0.1 : "\"\($0.1)\"") }
             let list = zip(model.modalityNames, model.modalityDimensions)
                 .map { "{\"name\": \(jsonString($0)), \"dimension\": \($1)}" }
             parts.append("\"modalities\": [\(list.joined(separator: ", "))]")

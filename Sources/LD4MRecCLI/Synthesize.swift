@@ -23,12 +23,15 @@ struct Synthesize: ParsableCommand {
     @Option(help: "Modalities as name:dimension, comma-separated; empty for none.")
     var modalities = "image:16,audio:8"
     @Option var seed: UInt64 = 1
+    @Flag(name: .customLong("no-item-item"), help: "Leave out the item-item prior (a C-Net-only model).")
+    var noItemItem = false
 
     func run() throws {
         var spec = SyntheticModelSpec()
         spec.items = items
         spec.users = users
         spec.seed = seed
+        spec.itemItemPrior = !noItemItem
         spec.hyperparameters.hiddenSize = hidden
         spec.hyperparameters.svdRank = svdRank
         spec.hyperparameters.stepEmbeddingSize = stepEmbedding

@@ -44,6 +44,11 @@ struct Train: ParsableCommand {
     var conditionsFromDroppedHistory = false
     @Option(name: .customLong("weight-decay")) var weightDecay = 0.0
     @Option(name: .customLong("feature-standardization"), help: "training-items or none.") var featureStandardization = "training-items"
+    @Option(name: .customLong("item-item"), help: "ease or none: the item-item prior mixed into the scores.")
+    var itemItem = "ease"
+    @Option(name: .customLong("ease-lambda"), help: "L2 regularisation of the EASE prior.") var easeLambda = 50.0
+    @Option(name: .customLong("ensemble-weight"), help: "C-Net weight in [0, 1] of the mixture (default: chosen on validation).")
+    var ensembleWeight: Double?
     @Option(help: "Append one JSON object per epoch to this file.") var log: String?
 
     func hyperparameters() throws -> Hyperparameters {
@@ -75,6 +80,10 @@ struct Train: ParsableCommand {
             throw ValidationError("--feature-standardization: training-items or none")
         }
         h.featureStandardization = standardization
+        guard let prior = Hyperparameters.ItemItemPrior(rawValue: itemItem) else { throw ValidationError("--item-item: ease or none") }
+        h.itemItemPrior = prior
+        h.easeLambda = easeLambda
+        h.ensembleWeight = ensembleWeight
         h.seed = seed
         return h
     }
@@ -117,7 +126,17 @@ struct Train: ParsableCommand {
         let total = monotonic() - start
         let b = result.bestValidation
         print("best epoch \(result.bestEpoch): val recall@20 \(format(b.recall20, 4)) ndcg@20 \(format(b.ndcg20, 4)); "
-            + "\(result.epochs.count) epochs in \(format(total, 1)) s (+\(format(result.setupSeconds, 1)) s SVD and signals); wrote \(out)")
+            + "\(result.epochs.count) epochs in \(format(total, 1)) s (+\(format(result.setupSeconds, 1)) s SVD and signals)")
+        for note in result.notes { print(note) }
+        if let w = result.parameters.hyperparameters.ensembleWeight, result.parameters.itemItem != nil {
+            let f = result.finalValidation
+            print("with the item-item prior (C-Net weight \(format(w, 2))): val recall@20 \(format(f.recall20, 4)) ndcg@20 \(format(f.ndcg20, 4))")
+            if let logFile {
+                fputs("{\"final\": true, \"ensemble_weight\": \(w), \"recall@10\": \(f.recall10), \"recall@20\": \(f.recall20), "
+                    + "\"ndcg@10\": \(f.ndcg10), \"ndcg@20\": \(f.ndcg20)}\n", logFile)
+            }
+        }
+        print("wrote \(out)")
     }
 }
 

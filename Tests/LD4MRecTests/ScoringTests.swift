@@ -49,13 +49,19 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
         }
         if s < p.blocks.count - 1 { hidden = leaky(hidden) }
     }
-    return linear(p.output, hidden)
+    let xhat0 = linear(p.output, hidden)
+    guard let prior = p.itemItem else { return xhat0.map { Double(p.cnetScale) * $0 } }
+    return (0 ..< n).map { j in
+        Double(p.cnetScale) * xhat0[j] + Double(p.itemItemScale) * items.reduce(0.0) { $0 + Double(prior[$1, j]) }
+    }
 }
 
 @Suite struct ScoringTests {
     @Test(arguments: [[("image", 6), ("audio", 4)], [], [("text", 3)]], [1, 2, 3])
     func fullScoresMatchTheNaiveReference(modalities: [(String, Int)], blocks: Int) throws {
-        let parameters = try ModelParameters.synthetic(smallSpec(modalities: modalities, blocks: blocks))
+        var spec = smallSpec(modalities: modalities, blocks: blocks)
+        spec.itemItemPrior = blocks != 3  // with and without the item-item prior
+        let parameters = try ModelParameters.synthetic(spec)
         let model = try Model(parameters)
         let cold = parameters.itemDegrees.firstIndex(of: 0)!
         let cases: [(history: [Int], user: Int?)] = [([0, 3, 7], 2), ([], nil), ([5, cold], nil), ([1, 1, 2, cold], 0), ([39], 11)]

@@ -53,6 +53,11 @@ class ReferenceModel:
             self.output = _dense(f, "cnet/output")
             self.z_in = np.asarray(f["users/z_in"], dtype=np.float64)
             self.z_in_default = np.asarray(f["users/z_in_default"], dtype=np.float64)
+            # The item-item prior and the score mixture (docs/FORMAT.md), optional.
+            self.item_item = (np.asarray(f["signals/item_item"], dtype=np.float64)
+                              if "signals/item_item" in f else None)
+            self.cnet_scale = float(attrs.get("score_scale_cnet", 1.0))
+            self.item_item_scale = float(attrs.get("score_scale_item_item", 0.0))
             if "histories" in f:
                 offsets = np.asarray(f["histories/offsets"], dtype=np.int64)
                 rows = np.asarray(f["histories/items"], dtype=np.int64)
@@ -115,7 +120,10 @@ class ReferenceModel:
                     h = self.lrelu(h)
             if b < self.n_blocks - 1:
                 h = self.lrelu(h)
-        return _apply(self.output, h)
+        xhat0 = _apply(self.output, h)
+        if self.item_item is None:
+            return self.cnet_scale * xhat0
+        return self.cnet_scale * xhat0 + self.item_item_scale * (x @ self.item_item)
 
 
 def top_k(scores, k, candidates=None, item_ids=None):

@@ -16,7 +16,8 @@ def synthesize(path, **options):
     dashes) and returns the path."""
     args = [str(CLI), "synthesize", "--out", str(path)]
     for name, value in options.items():
-        args += ["--" + name.replace("_", "-"), str(value)]
+        flag = "--" + name.replace("_", "-")
+        args += [flag] if value is True else [flag, str(value)]
     result = subprocess.run(args, capture_output=True, text=True)
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}{result.stderr}"
     return Path(path)

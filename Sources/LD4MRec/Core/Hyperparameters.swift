@@ -40,11 +40,23 @@ public struct Hyperparameters: Sendable, Equatable {
     public var featureStandardization: FeatureStandardization = .trainingItems
     public var seed: UInt64 = 0
 
+    // Scoring beyond the C-Net (docs/MODEL.md, "The item-item prior").
+    /// The closed-form item-item model mixed into the scores; `.ease` needs an
+    /// n_items x n_items matrix, so the trainer skips it above `itemItemMaxItems`.
+    public var itemItemPrior: ItemItemPrior = .ease
+    /// EASE's L2 regularisation lambda.
+    public var easeLambda = 50.0
+    /// Weight w of the C-Net in the mixture (the prior gets 1 - w), each part scaled by
+    /// its standard deviation over the validation users; nil: chosen on validation.
+    public var ensembleWeight: Double?
+    public static let itemItemMaxItems = 16384
+
     public enum StepSampler: String, Sendable, CaseIterable { case importance, uniform }
     public enum Loss: String, Sendable, CaseIterable { case squaredError = "mse", multinomial }
     public enum FeatureStandardization: String, Sendable, CaseIterable {
         case trainingItems = "training-items", none
     }
+    public enum ItemItemPrior: String, Sendable, CaseIterable { case none, ease }
 
     public init() {}
 
@@ -82,5 +94,7 @@ extension Hyperparameters {
         try require(inputDropout >= 0 && inputDropout < 1, "input dropout must be in [0, 1), got \(inputDropout)")
         try require(weightDecay >= 0 && weightDecay.isFinite, "weight decay must be non-negative")
         try require(svdOversamples >= 0 && svdPowerIterations >= 0, "SVD oversamples and power iterations must be non-negative")
+        try require(easeLambda > 0 && easeLambda.isFinite, "EASE lambda must be positive, got \(easeLambda)")
+        if let w = ensembleWeight { try require(w >= 0 && w <= 1, "ensemble weight must be in [0, 1], got \(w)") }
     }
 }

@@ -60,6 +60,11 @@ enum BLAS {
         cblas_sdot(blasint(count), x, 1, y, 1)
     }
 
+    /// `x *= alpha`
+    static func scale(_ alpha: Float, _ x: UnsafeMutablePointer<Float>, count: Int) {
+        cblas_sscal(blasint(count), alpha, x, 1)
+    }
+
     /// `y += alpha * x`
     static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         cblas_saxpy(blasint(count), alpha, x, 1, y, 1)

@@ -112,6 +112,13 @@ public struct ModelParameters: Sendable, Equatable {
     /// Training histories of `userIDs`, optional.
     public var histories: CSRHistories?
 
+    /// The item-item prior (n_items x n_items, row i = what history item i adds to each
+    /// item's score; zero diagonal), optional. With it, a score is
+    /// `cnetScale * xhat0 + itemItemScale * (x_in B)`; without it, `xhat0`.
+    public var itemItem: Matrix?
+    public var cnetScale: Float = 1
+    public var itemItemScale: Float = 0
+
     public init(hyperparameters: Hyperparameters, itemIDs: [Int64], userIDs: [Int64],
                 svdItemFactors: Matrix, svdSingularValues: [Float], itemDegrees: [Int64],
                 modalities: [Modality], input: DenseLayer, blocks: [CNetBlock], output: DenseLayer,

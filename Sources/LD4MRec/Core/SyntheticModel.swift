@@ -8,6 +8,8 @@ public struct SyntheticModelSpec: Sendable {
     public var modalities: [(name: String, dimension: Int)] = [("image", 16), ("audio", 8)]
     /// Mean training-history length.
     public var historyLength = 8
+    /// Include a random item-item prior and score mixture.
+    public var itemItemPrior = true
     public var seed: UInt64 = 1
 
     public init() {
@@ -75,7 +77,8 @@ extension ModelParameters {
         var zInDefault = [Float](repeating: 0, count: df)
         for u in 0 ..< spec.users { for c in 0 ..< df { zInDefault[c] += zIn[u, c] / Float(spec.users) } }
 
-        return ModelParameters(
+        if !spec.itemItemPrior { h.itemItemPrior = .none }
+        var parameters = ModelParameters(
             hyperparameters: h,
             itemIDs: (0 ..< n).map { 1000 + 7 * Int64($0) },
             userIDs: (0 ..< spec.users).map { 500 + 3 * Int64($0) },
@@ -88,5 +91,13 @@ extension ModelParameters {
             output: dense(out: n, in: d),
             zIn: zIn, zInDefault: zInDefault,
             histories: CSRHistories(offsets: offsets, items: historyItems))
+        if spec.itemItemPrior {
+            var prior = matrix(n, n, 0.1)
+            for i in 0 ..< n { prior[i, i] = 0 }
+            parameters.itemItem = prior
+            parameters.cnetScale = 0.7
+            parameters.itemItemScale = 1.3
+        }
+        return parameters
     }
 }

@@ -69,6 +69,10 @@ extension ModelParameters {
         try dense(output, P.output, out: n, in: d)
         try shape(zIn, P.zIn, userCount, df)
         try vector(zInDefault, P.zInDefault, df)
+        if let itemItem { try shape(itemItem, P.itemItem, n, n) }
+        guard cnetScale.isFinite, itemItemScale.isFinite, itemItem != nil || itemItemScale == 0 else {
+            throw fail("score scales must be finite, and 'score_scale_item_item' 0 without '\(P.itemItem)'")
+        }
 
         if let histories {
             guard histories.offsets.count == userCount + 1 else {

@@ -59,6 +59,11 @@ public final class Model: Sendable {
     let signals: ConditionSignals
     let zIn: Matrix
     let zInDefault: [Float]
+    /// The item-item prior B (row i: what history item i adds) and the score mixture
+    /// `cnetScale * xhat0 + itemItemScale * x_in B`.
+    let itemItem: Matrix?
+    let cnetScale: Float
+    let itemItemScale: Float
 
     /// Builds a serving model from validated parameters.
     public init(_ parameters: ModelParameters) throws {
@@ -85,6 +90,9 @@ public final class Model: Sendable {
                                    itemDegrees: parameters.itemDegrees, features: parameters.modalities.map(\.features))
         zIn = parameters.zIn
         zInDefault = parameters.zInDefault
+        itemItem = parameters.itemItem
+        cnetScale = parameters.cnetScale
+        itemItemScale = parameters.itemItemScale
     }
 
     /// Loads and validates a model file (docs/FORMAT.md).
@@ -93,6 +101,8 @@ public final class Model: Sendable {
     }
 
     public var itemCount: Int { catalogue.count }
+    /// Whether scores mix in an item-item prior (docs/MODEL.md).
+    public var hasItemItemPrior: Bool { itemItem != nil && itemItemScale != 0 }
     /// Feature dimension of each modality, in `modalityNames` order.
     public var modalityDimensions: [Int] { signals.features.map(\.cols) }
     public var hiddenSize: Int { hyperparameters.hiddenSize }

@@ -99,7 +99,8 @@ extension Model {
                 var scores = [Float](repeating: 0, count: candidates.count)
                 hidden.values.withUnsafeBufferPointer { h in
                     scores.withUnsafeMutableBufferPointer {
-                        scoreCandidates(hidden: h.baseAddress! + u * hiddenSize, rows: candidates, into: $0.baseAddress!)
+                        scoreCandidates(hidden: h.baseAddress! + u * hiddenSize, request: request, rows: candidates,
+                                        into: $0.baseAddress!)
                     }
                 }
                 var selector = TopKSelector(k: min(k, candidates.count))
@@ -148,7 +149,9 @@ extension Model {
         var known = [Float](repeating: 0, count: rows.count)
         let hidden = hiddenStates([query.request])
         hidden.values.withUnsafeBufferPointer { h in
-            known.withUnsafeMutableBufferPointer { scoreCandidates(hidden: h.baseAddress!, rows: rows, into: $0.baseAddress!) }
+            known.withUnsafeMutableBufferPointer {
+                scoreCandidates(hidden: h.baseAddress!, request: query.request, rows: rows, into: $0.baseAddress!)
+            }
         }
         for (position, score) in zip(positions, known) { result[position] = score }
         return (result, candidates.count - rows.count)

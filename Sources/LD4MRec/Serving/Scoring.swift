@@ -49,18 +49,35 @@ extension Model {
             }
             output.bias.withUnsafeBufferPointer { b in
                 for r in 0 ..< end - start {
-                    BLAS.axpy(1, b.baseAddress!, rows + r * n, count: n)
+                    let row = rows + r * n
+                    BLAS.axpy(1, b.baseAddress!, row, count: n)
+                    if cnetScale != 1 { BLAS.scale(cnetScale, row, count: n) }
+                    if let itemItem, itemItemScale != 0 {
+                        itemItem.values.withUnsafeBufferPointer { prior in
+                            for item in requests[start + r].items {
+                                BLAS.axpy(itemItemScale, prior.baseAddress! + Int(item) * n, row, count: n)
+                            }
+                        }
+                    }
                 }
             }
             start = end
         }
     }
 
-    /// Scores of the given item rows only: one dot product with W_out per candidate.
-    func scoreCandidates(hidden: UnsafePointer<Float>, rows: [Int32], into out: UnsafeMutablePointer<Float>) {
+    /// Scores of the given item rows only: one dot product with W_out per candidate, plus
+    /// the prior's entries of the history's rows.
+    func scoreCandidates(hidden: UnsafePointer<Float>, request: ScoringRequest, rows: [Int32],
+                         into out: UnsafeMutablePointer<Float>) {
+        let n = itemCount
         output.weight.values.withUnsafeBufferPointer { w in
             for (i, row) in rows.enumerated() {
-                out[i] = BLAS.dot(hidden, w.baseAddress! + Int(row) * hiddenSize, count: hiddenSize) + output.bias[Int(row)]
+                let cnet = BLAS.dot(hidden, w.baseAddress! + Int(row) * hiddenSize, count: hiddenSize) + output.bias[Int(row)]
+                var prior: Float = 0
+                if let itemItem, itemItemScale != 0 {
+                    for item in request.items { prior += itemItem.values[Int(item) * n + Int(row)] }
+                }
+                out[i] = cnetScale * cnet + itemItemScale * prior
             }
         }
     }

@@ -22,6 +22,7 @@ public enum ModelFile {
         static func filmShift(_ s: Int, _ m: Int) -> String { "\(block(s))/film/\(m)/shift" }
         static let zIn = "/users/z_in"
         static let zInDefault = "/users/z_in_default"
+        static let itemItem = "/signals/item_item"
         static let historyOffsets = "/histories/offsets"
         static let historyItems = "/histories/items"
     }
@@ -91,10 +92,16 @@ public enum ModelFile {
             histories = CSRHistories(offsets: offsets.map { Int($0) }, items: items.map { Int32($0) })
         }
 
-        return ModelParameters(
+        var parameters = ModelParameters(
             hyperparameters: h, itemIDs: itemIDs, userIDs: userIDs, svdItemFactors: svdItemFactors,
             svdSingularValues: singularValues, itemDegrees: degrees, modalities: modalities, input: input,
             blocks: blocks, output: output, zIn: zIn, zInDefault: zInDefault, histories: histories)
+        // Optional: the item-item prior and the mixture (absent in files without it).
+        if file.exists(Path.itemItem) { parameters.itemItem = try matrix(file, Path.itemItem) }
+        for (name, scale) in [("score_scale_cnet", \ModelParameters.cnetScale), ("score_scale_item_item", \.itemItemScale)] {
+            if let value = try file.readNumber("/", name) { parameters[keyPath: scale] = Float(value) }
+        }
+        return parameters
     }
 
     private static func matrix(_ file: HDF5File, _ name: String) throws -> Matrix {
@@ -171,6 +178,10 @@ public enum ModelFile {
         try optionalInteger("svd_oversamples", &h.svdOversamples, 0 ... (1 << 30))
         try optionalInteger("svd_power_iterations", &h.svdPowerIterations, 0 ... 1000)
         try optionalChoice("feature_standardization", &h.featureStandardization)
+        h.itemItemPrior = .none  // files from before the prior existed have none
+        try optionalChoice("item_item_prior", &h.itemItemPrior)
+        try optionalNumber("ease_lambda", &h.easeLambda)
+        if let weight = try file.readNumber("/", "ensemble_weight") { h.ensembleWeight = weight }
         // Seeds are 64-bit unsigned, stored in an int64 attribute with the same bits.
         if let seed = try file.readInteger("/", "seed") { h.seed = UInt64(bitPattern: seed) }
         return h
@@ -210,7 +221,12 @@ public enum ModelFile {
                               ("input_dropout", h.inputDropout), ("weight_decay", h.weightDecay)] {
             try file.writeDouble("/", name, value)
         }
+        try file.writeDouble("/", "ease_lambda", h.easeLambda)
+        if let weight = h.ensembleWeight { try file.writeDouble("/", "ensemble_weight", weight) }
+        try file.writeDouble("/", "score_scale_cnet", Double(p.cnetScale))
+        try file.writeDouble("/", "score_scale_item_item", Double(p.itemItemScale))
         for (name, value) in [("activation", "tanh"), ("step_sampler", h.stepSampler.rawValue),
+                              ("item_item_prior", h.itemItemPrior.rawValue),
                               ("loss", h.loss.rawValue), ("feature_standardization", h.featureStandardization.rawValue)] {
             try file.writeString("/", name, value)
         }
@@ -238,6 +254,7 @@ public enum ModelFile {
         try writeDense(file, Path.output, p.output)
         try writeMatrix(file, Path.zIn, p.zIn)
         try file.writeFloats(Path.zInDefault, shape: [p.zInDefault.count], p.zInDefault)
+        if let itemItem = p.itemItem { try writeMatrix(file, Path.itemItem, itemItem) }
         if let histories = p.histories {
             try file.writeInt64s(Path.historyOffsets, shape: [histories.offsets.count], histories.offsets.map { Int64($0) })
             try file.writeInt64s(Path.historyItems, shape: [histories.items.count], histories.items.map { Int64($0) })

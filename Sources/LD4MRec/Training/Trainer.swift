@@ -17,10 +17,16 @@ public struct EpochReport: Sendable {
 public struct TrainingResult: Sendable {
     public let parameters: ModelParameters
     public let bestEpoch: Int
+    /// Validation metrics of the best epoch's C-Net alone (what early stopping saw).
     public let bestValidation: RankingMetrics
+    /// Validation metrics of the saved model (the C-Net mixed with the item-item prior,
+    /// when there is one).
+    public let finalValidation: RankingMetrics
     public let epochs: [EpochReport]
-    /// Seconds spent on the frozen signals (SVD, degrees, features) before training.
+    /// Seconds spent on the frozen signals (SVD, degrees, features, item-item prior).
     public let setupSeconds: Double
+    /// What the trainer decided on its own (e.g. skipping the prior), for the log.
+    public let notes: [String]
 }
 
 /// Trains LD4MRec on a dataset as docs/MODEL.md's Algorithm 1 describes: minibatches of
@@ -35,6 +41,8 @@ public final class Trainer {
     private let signals: ConditionSignals
     private var weights: TrainableWeights
     private let setupSeconds: Double
+    private let itemItem: Matrix?
+    private var notes: [String] = []
 
     public init(dataset: Dataset, hyperparameters h: Hyperparameters) throws {
         try h.validateArchitecture { LD4MRecError.invalidArgument($0) }
@@ -45,6 +53,14 @@ public final class Trainer {
         rng = SeededGenerator(seed: h.seed)
         let start = monotonicSeconds()
         frozen = try Self.initialParameters(dataset, h, &rng)
+        if h.itemItemPrior == .ease && dataset.itemCount <= Hyperparameters.itemItemMaxItems {
+            itemItem = try EASE.itemItem(dataset.train, items: dataset.itemCount, lambda: h.easeLambda)
+        } else {
+            itemItem = nil
+            if h.itemItemPrior == .ease {
+                notes.append("item-item prior skipped: \(dataset.itemCount) items exceed \(Hyperparameters.itemItemMaxItems)")
+            }
+        }
         setupSeconds = monotonicSeconds() - start
         signals = ConditionSignals(svdItemFactors: frozen.svdItemFactors, singularValues: frozen.svdSingularValues,
                                    itemDegrees: frozen.itemDegrees, features: frozen.modalities.map(\.features))
@@ -107,8 +123,66 @@ public final class Trainer {
             progress(report)
             if epoch - best.epoch >= h.patience { break }
         }
-        return TrainingResult(parameters: parameters(best.weights), bestEpoch: best.epoch, bestValidation: best.metrics,
-                              epochs: reports, setupSeconds: setupSeconds)
+        let (final, finalValidation) = try withItemItemPrior(parameters(best.weights), cnetValidation: best.metrics)
+        return TrainingResult(parameters: final, bestEpoch: best.epoch, bestValidation: best.metrics,
+                              finalValidation: finalValidation, epochs: reports, setupSeconds: setupSeconds, notes: notes)
+    }
+
+    // MARK: The item-item prior
+
+    /// Mixes the item-item prior into a trained C-Net: scores become
+    /// `w / sd_cnet * xhat0 + (1 - w) / sd_prior * x_in B`, the standard deviations taken
+    /// over the validation users' score vectors, w fixed or chosen on validation
+    /// Recall@20 from 0, 0.05, ..., 1.
+    private func withItemItemPrior(_ cnet: ModelParameters, cnetValidation: RankingMetrics) throws
+        -> (ModelParameters, RankingMetrics) {
+        guard let itemItem else { return (cnet, cnetValidation) }
+        let n = dataset.itemCount
+        let users = (0 ..< dataset.userCount).filter { !dataset.validation.row($0).isEmpty }
+        let model = try Model(cnet)
+        var cnetScores = [Float](repeating: 0, count: try checkedProduct([users.count, n], what: "validation scores"))
+        let queries = users.map { model.query(history: dataset.train.row($0).map { Int64($0) }, user: Int64($0)) }
+        try cnetScores.withUnsafeMutableBufferPointer { try model.scores(queries, into: $0) }
+        var priorScores = [Float](repeating: 0, count: cnetScores.count)
+        for (r, user) in users.enumerated() {
+            priorScores.withUnsafeMutableBufferPointer { out in
+                itemItem.values.withUnsafeBufferPointer { b in
+                    for item in dataset.train.row(user) { BLAS.axpy(1, b.baseAddress! + Int(item) * n, out.baseAddress! + r * n, count: n) }
+                }
+            }
+        }
+        let (sdCNet, sdPrior) = (standardDeviation(cnetScores), standardDeviation(priorScores))
+        func mixed(_ w: Double) -> (cnet: Float, prior: Float) {
+            (Float(w / max(sdCNet, 1e-12)), Float((1 - w) / max(sdPrior, 1e-12)))
+        }
+        let candidates = hyperparameters.ensembleWeight.map { [$0] } ?? (0 ... 20).map { Double($0) / 20 }
+        var best = (weight: 1.0, metrics: RankingMetrics(recall20: -1))
+        for w in candidates {
+            let (a, b) = mixed(w)
+            var rankings: [[Int64]] = []
+            for (r, user) in users.enumerated() {
+                let train = Set(dataset.train.row(user))
+                var selector = TopKSelector(k: 20)
+                for i in 0 ..< n where !train.contains(Int32(i)) {
+                    selector.offer(row: Int32(i), score: a * cnetScores[r * n + i] + b * priorScores[r * n + i])
+                }
+                rankings.append(selector.sorted().map { Int64($0.row) })
+            }
+            let metrics = RankingMetrics.compute(rankings: rankings, heldOut: users.map { Set(dataset.validation.row($0).map { Int64($0) }) })
+            if metrics.recall20 > best.metrics.recall20 { best = (w, metrics) }
+        }
+        var result = cnet
+        (result.cnetScale, result.itemItemScale) = mixed(best.weight)
+        result.itemItem = itemItem
+        result.hyperparameters.ensembleWeight = best.weight
+        return (result, best.metrics)
+    }
+
+    private func standardDeviation(_ values: [Float]) -> Double {
+        guard !values.isEmpty else { return 1 }
+        let mean = values.reduce(0.0) { $0 + Double($1) } / Double(values.count)
+        let variance = values.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(values.count)
+        return variance.squareRoot()
     }
 
     // MARK: Minibatches
