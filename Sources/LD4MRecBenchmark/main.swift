@@ -90,6 +90,7 @@ func main() throws {
     spec.hyperparameters.svdRank = 100
     spec.hyperparameters.filmHiddenSize = 128
     spec.modalities = [("image", 128), ("audio", 128)]
+    spec.itemItemPrior = true  // as trained models have by default: a 6,710 x 6,710 prior
     let model = try Model(try ModelParameters.synthetic(spec))
     let store = HistoryStore(model: model, trainingHistories: true)
     let (n, d) = (model.itemCount, model.hiddenSize)

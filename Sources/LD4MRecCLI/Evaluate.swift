@@ -9,11 +9,17 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Dataset folder (MMRec layout) the model was trained on.") var data: String
     @Option(help: "valid or test.") var split = "test"
     @Flag(help: "Also evaluate the popularity baseline.") var popularity = false
+    @Flag(name: .customLong("without-item-item"), help: "Score with the C-Net alone, leaving out the item-item prior (ablation).")
+    var withoutItemItem = false
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         guard let which = Dataset.Split(rawValue: split), which != .train else { throw ValidationError("--split: valid or test") }
-        let loaded = try reportingErrors { try Model(contentsOf: model) }
+        let loaded = try reportingErrors {
+            var parameters = try ModelFile.read(from: model)
+            if withoutItemItem { (parameters.itemItem, parameters.cnetScale, parameters.itemItemScale) = (nil, 1, 0) }
+            return try Model(parameters)
+        }
         let dataset = try reportingErrors { try Dataset.load(directory: data, modalityNames: []) }
         guard loaded.itemCount == dataset.itemCount else {
             throw ValidationErrorMessage(message: "the model has \(loaded.itemCount) items, the dataset \(dataset.itemCount)")
