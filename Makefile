@@ -40,6 +40,7 @@ cli:
 # other setting is docs/MODEL.md's default.
 demo: build
 	$(DIST)/bin/ld4mrec make-dataset --out $(DEMO)/data
+	rm -f $(DEMO)/train.jsonl
 	$(DIST)/bin/ld4mrec train --data $(DEMO)/data --out $(DEMO)/model.h5 --hidden 200 --svd-rank 32 \
 		--epochs 60 --patience 10 --log $(DEMO)/train.jsonl
 	$(DIST)/bin/ld4mrec evaluate --model $(DEMO)/model.h5 --data $(DEMO)/data --split test --popularity
