@@ -33,7 +33,8 @@ extension Model {
         CNet.hidden(blocks: blocks, slope: hyperparameters.leakyReluSlope, inputs(for: requests))
     }
 
-    /// Full score vectors, `H W_out^T + b_out`, written to `out` (B x n_items, row-major).
+    /// Full score vectors, `a (H W_out^T + b_out) + b x_in B` (the C-Net mixed with the
+    /// item-item prior, if any), written to `out` (B x n_items, row-major).
     func scoreAll(_ requests: [ScoringRequest], into out: UnsafeMutableBufferPointer<Float>) {
         let n = itemCount
         let chunk = 256  // bounds the hidden-state memory of very large batches
