@@ -35,17 +35,18 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("noise-min")) var noiseMin = 1e-4
     @Option(name: .customLong("soft-target-probability")) var softTargetProbability = 0.01
     @Option(name: .customLong("soft-target-gamma")) var softTargetGamma = 0.01
-    @Option(name: .customLong("step-sampler"), help: "importance or uniform.") var stepSampler = "importance"
-    @Option(help: "mse or multinomial.") var loss = "mse"
+    @Option(name: .customLong("step-sampler")) var stepSampler = Hyperparameters.StepSampler.importance
+    @Option var loss = Hyperparameters.Loss.squaredError
     @Option var lr = 1e-3
     @Option(name: .customLong("batch-size")) var batchSize = 400
     @Option(name: .customLong("input-dropout")) var inputDropout = 0.0
     @Flag(name: .customLong("conditions-from-dropped-history"), help: "Compute the condition signals from the dropped-out history.")
     var conditionsFromDroppedHistory = false
     @Option(name: .customLong("weight-decay")) var weightDecay = 0.0
-    @Option(name: .customLong("feature-standardization"), help: "training-items or none.") var featureStandardization = "training-items"
-    @Option(name: .customLong("item-item"), help: "ease or none: the item-item prior mixed into the scores.")
-    var itemItem = "ease"
+    @Option(name: .customLong("feature-standardization"))
+    var featureStandardization = Hyperparameters.FeatureStandardization.trainingItems
+    @Option(name: .customLong("item-item"), help: "The item-item prior mixed into the scores.")
+    var itemItem = Hyperparameters.ItemItemPrior.ease
     @Option(name: .customLong("ease-lambda"), help: "L2 regularisation of the EASE prior.") var easeLambda = 50.0
     @Option(name: .customLong("ensemble-weight"), help: "C-Net weight in [0, 1] of the mixture (default: chosen on validation).")
     var ensembleWeight: Double?
@@ -65,10 +66,8 @@ struct Train: ParsableCommand {
         h.noiseMin = noiseMin
         h.softTargetProbability = softTargetProbability
         h.softTargetGamma = softTargetGamma
-        guard let sampler = Hyperparameters.StepSampler(rawValue: stepSampler) else { throw ValidationError("--step-sampler: importance or uniform") }
-        h.stepSampler = sampler
-        guard let lossKind = Hyperparameters.Loss(rawValue: loss) else { throw ValidationError("--loss: mse or multinomial") }
-        h.loss = lossKind
+        h.stepSampler = stepSampler
+        h.loss = loss
         h.learningRate = lr
         h.batchSize = batchSize
         h.maxEpochs = epochs
@@ -76,12 +75,8 @@ struct Train: ParsableCommand {
         h.inputDropout = inputDropout
         h.conditionsFromDroppedHistory = conditionsFromDroppedHistory
         h.weightDecay = weightDecay
-        guard let standardization = Hyperparameters.FeatureStandardization(rawValue: featureStandardization) else {
-            throw ValidationError("--feature-standardization: training-items or none")
-        }
-        h.featureStandardization = standardization
-        guard let prior = Hyperparameters.ItemItemPrior(rawValue: itemItem) else { throw ValidationError("--item-item: ease or none") }
-        h.itemItemPrior = prior
+        h.featureStandardization = featureStandardization
+        h.itemItemPrior = itemItem
         h.easeLambda = easeLambda
         h.ensembleWeight = ensembleWeight
         h.seed = seed
@@ -159,3 +154,9 @@ func monotonic() -> Double {
     clock_gettime(CLOCK_MONOTONIC, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
+
+// The choices of Hyperparameters as command-line values (their raw values, listed in --help).
+extension Hyperparameters.StepSampler: ExpressibleByArgument {}
+extension Hyperparameters.Loss: ExpressibleByArgument {}
+extension Hyperparameters.FeatureStandardization: ExpressibleByArgument {}
+extension Hyperparameters.ItemItemPrior: ExpressibleByArgument {}
