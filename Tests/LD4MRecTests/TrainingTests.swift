@@ -44,9 +44,12 @@ import Glibc
         // User 3: held out {7}; no hit. User 4: no held-out items: not counted.
         var ranking2 = [Int64](repeating: 100, count: 20)
         ranking2[12] = 5
-        let m = RankingMetrics.compute(
-            rankings: [[1, 9, 2] + [Int64](repeating: 100, count: 17), ranking2, [Int64](repeating: 100, count: 20), [3]],
-            heldOut: [[1, 2], [5], [7], []])
+        let m = RankingMetrics.compute([
+            ([1, 9, 2] + [Int64](repeating: 100, count: 17), [1, 2]),
+            (ranking2, [5]),
+            ([Int64](repeating: 100, count: 20), [7]),
+            ([3], []),
+        ])
         let dcg1 = 1 + 1 / log2(4.0)
         let idcg1 = 1 + 1 / log2(3.0)
         #expect(m.users == 3)

@@ -20,12 +20,11 @@ public struct RankingMetrics: Sendable, Equatable {
         self.users = users
     }
 
-    /// Metrics of ranked lists (best first, at least 20 long where possible) against the
-    /// held-out items of each user.
-    public static func compute(rankings: [[Int64]], heldOut: [Set<Int64>]) -> RankingMetrics {
-        precondition(rankings.count == heldOut.count, "one ranking per user")
+    /// Metrics of each user's ranked list (best first, at least 20 long where possible)
+    /// against their held-out items.
+    public static func compute(_ users: [(ranking: [Int64], heldOut: Set<Int64>)]) -> RankingMetrics {
         var metrics = RankingMetrics()
-        for (ranking, truth) in zip(rankings, heldOut) where !truth.isEmpty {
+        for (ranking, truth) in users where !truth.isEmpty {
             metrics.users += 1
             for (k, recall, ndcg) in [(10, \RankingMetrics.recall10, \RankingMetrics.ndcg10),
                                       (20, \RankingMetrics.recall20, \RankingMetrics.ndcg20)] {
@@ -65,7 +64,7 @@ public enum Evaluation {
             rankings += try model.recommend(chunk, k: 20).map { $0.map(\.itemID) }
         }
         let heldOut = users.map { Set(heldOutRows.row($0).map { Int64($0) }) }
-        return RankingMetrics.compute(rankings: rankings, heldOut: heldOut)
+        return RankingMetrics.compute(Array(zip(rankings, heldOut)))
     }
 
     /// The popularity baseline: items ranked by training degree, training items masked.
@@ -79,6 +78,6 @@ public enum Evaluation {
             let train = Set(dataset.train.row(u))
             return Array(order.lazy.filter { !train.contains(Int32($0)) }.prefix(20).map { Int64($0) })
         }
-        return RankingMetrics.compute(rankings: rankings, heldOut: users.map { Set(heldOutRows.row($0).map { Int64($0) }) })
+        return RankingMetrics.compute(Array(zip(rankings, users.map { Set(heldOutRows.row($0).map { Int64($0) }) })))
     }
 }

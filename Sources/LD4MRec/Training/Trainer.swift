@@ -168,7 +168,7 @@ public final class Trainer {
                 }
                 rankings.append(selector.sorted().map { Int64($0.row) })
             }
-            let metrics = RankingMetrics.compute(rankings: rankings, heldOut: users.map { Set(dataset.validation.row($0).map { Int64($0) }) })
+            let metrics = RankingMetrics.compute(Array(zip(rankings, users.map { Set(dataset.validation.row($0).map { Int64($0) }) })))
             if metrics.recall20 > best.metrics.recall20 { best = (w, metrics) }
         }
         var result = cnet
