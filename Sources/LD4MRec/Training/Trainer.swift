@@ -136,7 +136,11 @@ public final class Trainer {
     /// Recall@20 from 0, 0.05, ..., 1.
     private func withItemItemPrior(_ cnet: ModelParameters, cnetValidation: RankingMetrics) throws
         -> (ModelParameters, RankingMetrics) {
-        guard let itemItem else { return (cnet, cnetValidation) }
+        guard let itemItem else {
+            var alone = cnet
+            alone.hyperparameters.itemItemPrior = .none  // the file records what it holds
+            return (alone, cnetValidation)
+        }
         let n = dataset.itemCount
         let users = (0 ..< dataset.userCount).filter { !dataset.validation.row($0).isEmpty }
         let model = try Model(cnet)
