@@ -4,7 +4,7 @@ import Testing
 /// Backward passes against central finite differences on tiny models.
 @Suite struct GradientTests {
     static func randomMatrix(_ rows: Int, _ cols: Int, _ rng: inout SeededGenerator, scale: Double = 1) -> Matrix {
-        Matrix(rows: rows, cols: cols, values: (0 ..< rows * cols).map { _ in Float(rng.nextGaussian() * scale) })
+        Matrix(unchecked: rows, cols, (0 ..< rows * cols).map { _ in Float(rng.nextGaussian() * scale) })
     }
 
     /// Compares analytic gradients of `loss` at every entry of every tensor with central
@@ -105,7 +105,7 @@ import Testing
             stepEmbedding: Self.randomMatrix(b, 4, &rng, scale: 0.5),
             collaborative: Self.randomMatrix(b, 4, &rng),
             preferences: modalities.map { Self.randomMatrix(b, $0.1, &rng) },
-            target: Matrix(rows: b, cols: 7, values: (0 ..< b * 7).map { _ in Float(rng.next() % 2) }),
+            target: Matrix(unchecked: b, 7, (0 ..< b * 7).map { _ in Float(rng.next() % 2) }),
             lossWeights: [1, 0.5, 2])
         func loss(_ w: TrainableWeights) -> Double {
             var scratch = w.zeros()

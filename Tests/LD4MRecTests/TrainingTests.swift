@@ -71,7 +71,7 @@ import Glibc
 
     @Test func readsSplitsFeaturesAndDropsDuplicates() throws {
         let dir = try folder("userID\titemID\trating\tx_label\n0\t1\t5\t0\n0\t2\t3\t1\n1\t0\t4\t2\n1\t2\t1\t0\n0\t1\t5\t0\n",
-                             features: ["image": Matrix(rows: 4, cols: 2, values: [1, 2, 3, 4, 5, 6, 7, 8])])
+                             features: ["image": try Matrix(rows: 4, cols: 2, values: [1, 2, 3, 4, 5, 6, 7, 8])])
         let d = try Dataset.load(directory: dir)
         #expect(d.userCount == 2 && d.itemCount == 4)
         #expect(Array(d.train.row(0)) == [1] && Array(d.train.row(1)) == [2])
@@ -103,7 +103,10 @@ import Glibc
 
     @Test func npyReaderIsStrict() throws {
         let dir = temporaryDirectory()
-        let matrix = Matrix(rows: 2, cols: 3, values: [1, -2, 3.5, 0, 1e-3, 7])
+        let matrix = try Matrix(rows: 2, cols: 3, values: [1, -2, 3.5, 0, 1e-3, 7])
+        expectError(.invalidArgument, containing: "a 2 x 3 matrix needs 2 * 3 values, got 5") {
+            _ = try Matrix(rows: 2, cols: 3, values: [1, 2, 3, 4, 5])
+        }
         try NPY.write(matrix, to: dir + "/m.npy")
         #expect(try NPY.readMatrix(dir + "/m.npy") == matrix)
 

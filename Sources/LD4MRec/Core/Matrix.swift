@@ -7,15 +7,24 @@ public struct Matrix: Sendable, Equatable {
     public let cols: Int
     public var values: [Float]
 
-    public init(rows: Int, cols: Int, values: [Float]) {
-        precondition(values.count == rows * cols, "matrix storage does not match its shape")
+    /// A matrix over `values` (row-major); throws `.invalidArgument` unless there are
+    /// exactly `rows * cols` of them.
+    public init(rows: Int, cols: Int, values: [Float]) throws {
+        guard rows >= 0, cols >= 0, rows.multipliedReportingOverflow(by: cols) == (values.count, false) else {
+            throw LD4MRecError.invalidArgument("a \(rows) x \(cols) matrix needs \(rows) * \(cols) values, got \(values.count)")
+        }
+        self.init(unchecked: rows, cols, values)
+    }
+
+    /// For callers that built `values` from the shape itself.
+    init(unchecked rows: Int, _ cols: Int, _ values: [Float]) {
         self.rows = rows
         self.cols = cols
         self.values = values
     }
 
     public init(zeros rows: Int, _ cols: Int) {
-        self.init(rows: rows, cols: cols, values: [Float](repeating: 0, count: rows * cols))
+        self.init(unchecked: rows, cols, [Float](repeating: 0, count: rows * cols))
     }
 
     @inline(__always)

@@ -40,7 +40,7 @@ extension ModelParameters {
             (0 ..< count).map { _ in Float(rng.nextGaussian() * scale) }
         }
         func matrix(_ rows: Int, _ cols: Int, _ scale: Double) -> Matrix {
-            Matrix(rows: rows, cols: cols, values: gaussian(rows * cols, scale))
+            Matrix(unchecked: rows, cols, gaussian(rows * cols, scale))
         }
         func dense(out: Int, in inputs: Int) -> DenseLayer {
             DenseLayer(weight: matrix(out, inputs, 1 / Double(inputs).squareRoot()), bias: gaussian(out, 0.1))

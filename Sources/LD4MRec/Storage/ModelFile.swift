@@ -106,7 +106,7 @@ public enum ModelFile {
 
     private static func matrix(_ file: HDF5File, _ name: String) throws -> Matrix {
         let (shape, values) = try file.readFloats(name, rank: 2)
-        return Matrix(rows: shape[0], cols: shape[1], values: values)
+        return Matrix(unchecked: shape[0], shape[1], values)  // values has shape[0] * shape[1] entries
     }
 
     private static func dense(_ file: HDF5File, _ group: String) throws -> DenseLayer {

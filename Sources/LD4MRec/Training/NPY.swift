@@ -68,7 +68,7 @@ enum NPY {
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
             throw fail("row \(bad / cols), column \(bad % cols) is \(values[bad]), not finite")
         }
-        return Matrix(rows: rows, cols: cols, values: values)
+        return Matrix(unchecked: rows, cols, values)  // count = rows * cols, checked above
     }
 
     static func write(_ matrix: Matrix, to path: String) throws {

@@ -281,7 +281,7 @@ public final class Trainer {
 
         func xavier(_ out: Int, _ inputs: Int) -> DenseLayer {
             let std = (2 / Double(out + inputs)).squareRoot()
-            return DenseLayer(weight: Matrix(rows: out, cols: inputs, values: (0 ..< out * inputs).map { _ in Float(rng.nextGaussian() * std) }),
+            return DenseLayer(weight: Matrix(unchecked: out, inputs, (0 ..< out * inputs).map { _ in Float(rng.nextGaussian() * std) }),
                               bias: (0 ..< out).map { _ in Float(rng.nextGaussian() * 0.001) })
         }
         func film(_ inputs: Int, scale: Bool) -> FiLMNetwork {
@@ -296,7 +296,7 @@ public final class Trainer {
                       filmShift: modalities.map { film($0.features.cols, scale: false) })
         }
         let output = xavier(n, d)
-        let zIn = Matrix(rows: u, cols: df, values: (0 ..< u * df).map { _ in Float(rng.nextGaussian()) })
+        let zIn = Matrix(unchecked: u, df, (0 ..< u * df).map { _ in Float(rng.nextGaussian()) })
         return ModelParameters(
             hyperparameters: h, itemIDs: (0 ..< n).map { Int64($0) }, userIDs: (0 ..< u).map { Int64($0) },
             svdItemFactors: v, svdSingularValues: singular, itemDegrees: degrees, modalities: modalities,
