@@ -2,7 +2,7 @@
 #   make demo    the main job: train on the built-in dataset, evaluate, recommend through
 #                libld4mrec.so with the C example
 #   make build   dist/lib/libld4mrec.so.1 (+ .so link), dist/include/ld4mrec.h, dist/bin/ld4mrec
-#   make test    Swift tests, C ABI checks, examples, Python tests
+#   make test    architecture checks, Swift tests, C ABI checks, examples, Python tests
 # The shared library gets its own build folder: it links the Swift runtime statically,
 # exports only ld4mrec_* symbols and carries the SONAME libld4mrec.so.1.
 
@@ -14,7 +14,7 @@ PYTHON ?= python3
 DEMO := $(DIST)/demo
 CC ?= cc
 
-.PHONY: all build lib cli demo test swift-test abi-test examples python-test clean
+.PHONY: all build lib cli demo test architecture-test swift-test abi-test examples python-test clean
 
 all: build
 
@@ -48,7 +48,10 @@ demo: build
 		-Wl,-rpath,$(CURDIR)/$(DIST)/lib -o $(DEMO)/recommend
 	$(DEMO)/recommend $(DEMO)/model.h5
 
-test: build swift-test abi-test examples python-test
+test: build architecture-test swift-test abi-test examples python-test
+
+architecture-test:
+	bash Tests/architecture/check.sh
 
 swift-test:
 	swift test

@@ -1,6 +1,16 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The layers are targets, so that the compiler keeps the architecture (README, "Layout"):
+//
+//   LD4MRecCore      model maths: tensors, the C-Net, condition signals; no IO
+//   LD4MRecStorage   the only layer that touches files: HDF5 model and store files,
+//                    MMRec dataset folders, .npy
+//   LD4MRecServing   a loaded model, history stores, scoring and top-K
+//   LD4MRecTraining  Algorithm 1, the SVD and EASE, evaluation
+//
+//   Core <- Storage <- Serving <- Training;  LD4MRec re-exports all four for Swift apps;
+//   the C ABI (LD4MRecCABI) sits on Serving, the CLI on LD4MRec.
 let package = Package(
     name: "ld4mrec",
     products: [
@@ -18,18 +28,25 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // Implementation.
-        .target(name: "LD4MRec", dependencies: ["CLD4MRecBLAS", "CLD4MRecHDF5"]),
+        // The layers.
+        .target(name: "LD4MRecCore", dependencies: ["CLD4MRecBLAS", "CLD4MRec"]),
+        .target(name: "LD4MRecStorage", dependencies: ["LD4MRecCore", "CLD4MRecHDF5"]),
+        .target(name: "LD4MRecServing", dependencies: ["LD4MRecCore", "LD4MRecStorage"]),
+        .target(name: "LD4MRecTraining", dependencies: ["LD4MRecCore", "LD4MRecServing", "CLD4MRecBLAS"]),
+        .target(name: "LD4MRec", dependencies: ["LD4MRecCore", "LD4MRecStorage", "LD4MRecServing", "LD4MRecTraining"]),
+
         // The export layer: one thunk per function of Include/ld4mrec.h, checked against it.
-        .target(name: "LD4MRecCABI", dependencies: ["LD4MRec", "CLD4MRec"], exclude: ["exports.map"]),
-        .systemLibrary(name: "CLD4MRec", path: "Include"),
+        .target(name: "LD4MRecCABI", dependencies: ["LD4MRecCore", "LD4MRecStorage", "LD4MRecServing", "CLD4MRec"],
+                exclude: ["exports.map"]),
         .executableTarget(
             name: "LD4MRecCLI",
             dependencies: ["LD4MRec", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "SwiftExample", dependencies: ["LD4MRec"], path: "Examples/swift"),
         .executableTarget(name: "LD4MRecBenchmark", dependencies: ["LD4MRec", "CLD4MRecBLAS"]),
+        .executableTarget(name: "SwiftExample", dependencies: ["LD4MRec"], path: "Examples/swift"),
 
-        // System libraries, found through pkg-config.
+        // C modules: the public header (for the export layer's checks and the version), and
+        // the system libraries, found through pkg-config.
+        .systemLibrary(name: "CLD4MRec", path: "Include"),
         .systemLibrary(
             name: "CLD4MRecBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
@@ -38,6 +55,7 @@ let package = Package(
             providers: [.apt(["libhdf5-dev"])]),
 
         // Tests.
-        .testTarget(name: "LD4MRecTests", dependencies: ["LD4MRec"]),
+        .testTarget(name: "LD4MRecTests",
+                    dependencies: ["LD4MRecCore", "LD4MRecStorage", "LD4MRecServing", "LD4MRecTraining"]),
     ]
 )

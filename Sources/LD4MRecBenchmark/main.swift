@@ -14,11 +14,7 @@ import LD4MRec
 import Glibc
 #endif
 
-func now() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-}
+func now() -> Double { monotonicSeconds() }
 
 /// Median seconds per call over `repeats` timed runs of `body`.
 func median(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {

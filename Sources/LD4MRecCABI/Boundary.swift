@@ -1,5 +1,6 @@
 import CLD4MRec
-import LD4MRec
+import LD4MRecCore
+import LD4MRecServing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,6 +26,9 @@ func lastError() -> UnsafePointer<CChar> {
     guard let message = pthread_getspecific(lastErrorKey) else { return cString("") }
     return UnsafePointer(message.assumingMemoryBound(to: CChar.self))
 }
+
+/// LD4MRecVersion.string as C text, for the life of the process.
+nonisolated(unsafe) let versionText: UnsafePointer<CChar> = strdup(LD4MRecVersion.string).map { UnsafePointer($0) } ?? cString("")
 
 /// Text that lives as long as the process (for static strings returned to C).
 func cString(_ text: StaticString) -> UnsafePointer<CChar> {

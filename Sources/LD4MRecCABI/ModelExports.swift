@@ -1,16 +1,18 @@
 import CLD4MRec
-import LD4MRec
+import LD4MRecCore
+import LD4MRecServing
+import LD4MRecStorage
 
 // Versions, status text, errors and the model handle.
 
 @c @implementation
 public func ld4mrec_version_number() -> Int32 {
-    Int32(LD4MREC_VERSION_MAJOR * 10000 + LD4MREC_VERSION_MINOR * 100 + LD4MREC_VERSION_PATCH)
+    Int32(LD4MRecVersion.major * 10000 + LD4MRecVersion.minor * 100 + LD4MRecVersion.patch)
 }
 
 @c @implementation
 public func ld4mrec_version_string() -> UnsafePointer<CChar>! {
-    cString("0.1.0")  // LD4MREC_VERSION_STRING; Tests/abi checks that they agree
+    versionText
 }
 
 @c @implementation

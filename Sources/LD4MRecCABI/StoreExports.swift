@@ -1,5 +1,6 @@
 import CLD4MRec
-import LD4MRec
+import LD4MRecCore
+import LD4MRecServing
 
 // The user-history store.
 

@@ -16,9 +16,8 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         guard let which = Dataset.Split(rawValue: split), which != .train else { throw ValidationError("--split: valid or test") }
         let loaded = try reportingErrors {
-            var parameters = try ModelFile.read(from: model)
-            if withoutItemItem { (parameters.itemItem, parameters.cnetScale, parameters.itemItemScale) = (nil, 1, 0) }
-            return try Model(parameters)
+            let parameters = try ModelFile.read(from: model)
+            return try Model(withoutItemItem ? parameters.withoutItemItemPrior() : parameters)
         }
         let dataset = try reportingErrors { try Dataset.load(directory: data, modalityNames: []) }
         guard loaded.itemCount == dataset.itemCount else {

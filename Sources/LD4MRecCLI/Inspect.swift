@@ -14,50 +14,36 @@ struct Inspect: ParsableCommand {
     func run() throws {
         let model = try reportingErrors { try Model(contentsOf: modelPath) }
         let h = model.hyperparameters
-        let fields: [(String, String)] = [
-            ("format_version", "\(ModelFile.formatVersion)"),
-            ("n_items", "\(model.itemCount)"),
-            ("n_users", "\(model.userIDs.count)"),
-            ("n_history_users", "\(model.trainingHistories?.rowCount ?? 0)"),
-            ("hidden_size", "\(h.hiddenSize)"),
-            ("svd_rank", "\(h.svdRank)"),
-            ("step_embedding_size", "\(h.stepEmbeddingSize)"),
-            ("n_blocks", "\(h.blocks)"),
-            ("film_hidden_size", "\(h.filmHiddenSize)"),
-            ("leaky_relu_slope", "\(h.leakyReluSlope)"),
-            ("n_steps", "\(h.steps)"),
-            ("noise_scale", "\(h.noiseScale)"),
-            ("noise_min", "\(h.noiseMin)"),
-            ("loss", h.loss.rawValue),
-            ("step_sampler", h.stepSampler.rawValue),
-            ("learning_rate", "\(h.learningRate)"),
-            ("batch_size", "\(h.batchSize)"),
-            ("soft_target_probability", "\(h.softTargetProbability)"),
-            ("soft_target_gamma", "\(h.softTargetGamma)"),
-            ("input_dropout", "\(h.inputDropout)"),
-            ("conditions_from_dropped_history", "\(h.conditionsFromDroppedHistory)"),
-            ("weight_decay", "\(h.weightDecay)"),
-            ("feature_standardization", h.featureStandardization.rawValue),
-            ("item_item_prior", model.hasItemItemPrior ? h.itemItemPrior.rawValue : "none"),
-            ("ensemble_weight", h.ensembleWeight.map { "\($0)" } ?? "none"),
-            ("seed", "\(h.seed)"),
+        // (name, value, whether JSON shows it as a number)
+        var fields: [(String, String, Bool)] = [
+            ("format_version", "\(ModelFile.formatVersion)", true),
+            ("n_items", "\(model.itemCount)", true),
+            ("n_users", "\(model.userIDs.count)", true),
+            ("n_history_users", "\(model.trainingHistories?.rowCount ?? 0)", true),
         ]
+        for field in Hyperparameters.fields {
+            switch field.value(in: h) {
+            case .integer(let x) where field.kind == .flag: fields.append((field.name, x == 1 ? "true" : "false", true))
+            case .integer(let x) where field.kind == .seed: fields.append((field.name, "\(UInt64(bitPattern: x))", true))
+            case .integer(let x): fields.append((field.name, "\(x)", true))
+            case .real(let x): fields.append((field.name, "\(x)", true))
+            case .text(let x): fields.append((field.name, x, false))
+            case nil: fields.append((field.name, "none", false))
+            }
+        }
+        // What the scores use, whatever the file records of how it was made.
+        if !model.hasItemItemPrior, let row = fields.firstIndex(where: { $0.0 == "item_item_prior" }) {
+            fields[row].1 = "none"
+        }
         let modalities = zip(model.modalityNames, model.modalityDimensions).map { "\($0) (\($1))" }
         if json {
-            let numeric = Set(["format_version", "n_items", "n_users", "n_history_users", "hidden_size", "svd_rank",
-                               "step_embedding_size", "n_blocks", "film_hidden_size", "leaky_relu_slope", "n_steps",
-                               "noise_scale", "noise_min", "learning_rate", "batch_size", "soft_target_probability",
-                               "soft_target_gamma", "input_dropout", "weight_decay", "seed",
-                               "conditions_from_dropped_history"])
-            // A number, or the string "none" when the model has no mixture weight.
-            let raw = { (key: String, value: String) in numeric.contains(key) || (key == "ensemble_weight" && value != "none") }
-            var parts = fields.map { "\"\($0.0)\": " + (raw($0.0, $0.1) ? $0.1 : "\"\($0.1)\"") }
+            var parts = fields.map { "\"\($0.0)\": " + ($0.2 ? $0.1 : jsonString($0.1)) }
             let list = zip(model.modalityNames, model.modalityDimensions)
                 .map { "{\"name\": \(jsonString($0)), \"dimension\": \($1)}" }
             parts.append("\"modalities\": [\(list.joined(separator: ", "))]")
             print("{" + parts.joined(separator: ", ") + "}")
         } else {
-            for (name, value) in fields { print("\(name.padding(32))\(value)") }
+            for (name, value, _) in fields { print("\(name.padding(32))\(value)") }
             print("\("modalities".padding(32))\(modalities.isEmpty ? "none" : modalities.joined(separator: ", "))")
         }
     }

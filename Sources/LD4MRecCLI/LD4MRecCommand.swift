@@ -6,7 +6,7 @@ struct LD4MRecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ld4mrec",
         abstract: "Serve LD4MRec multimedia recommendation models.",
-        version: "0.1.0",
+        version: LD4MRecVersion.string,
         subcommands: [Train.self, Evaluate.self, Recommend.self, Inspect.self, MakeDataset.self, Synthesize.self])
 }
 

@@ -1,8 +1,5 @@
 import ArgumentParser
 import LD4MRec
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct MakeDataset: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,15 +28,10 @@ struct MakeDataset: ParsableCommand {
         spec.items = items
         spec.seed = seed
         let dataset = spec.generate()
-        // Like mkdir -p.
-        var prefix = out.hasPrefix("/") ? "" : "."
-        for component in out.split(separator: "/") {
-            prefix += "/" + component
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                throw ValidationErrorMessage(message: "cannot create '\(prefix)': \(String(cString: strerror(errno)))")
-            }
+        try reportingErrors {
+            try createDirectories(out)
+            try dataset.write(to: out)
         }
-        try reportingErrors { try dataset.write(to: out) }
         print("wrote \(out): \(dataset.userCount) users, \(dataset.itemCount) items, \(dataset.train.items.count) train / "
             + "\(dataset.validation.items.count) valid / \(dataset.test.items.count) test interactions, modalities image (32), text (24)")
     }

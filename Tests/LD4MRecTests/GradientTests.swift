@@ -1,5 +1,8 @@
 import Testing
-@testable import LD4MRec
+@testable import LD4MRecCore
+@testable import LD4MRecServing
+@testable import LD4MRecStorage
+@testable import LD4MRecTraining
 
 /// Backward passes against central finite differences on tiny models.
 @Suite struct GradientTests {
@@ -37,7 +40,8 @@ import Testing
             zip(l.forward(x).values, upstream.values).reduce(0) { $0 + Double($1.0 * $1.1) }
         }
         var gradient = DenseLayer(weight: Matrix(zeros: 3, 5), bias: [0, 0, 0])
-        let dx = layer.backward(input: x, outputGradient: upstream, into: &gradient, inputGradient: true)!
+        layer.accumulateGradients(input: x, outputGradient: upstream, into: &gradient)
+        let dx = layer.inputGradient(upstream)
         let eps: Float = 1e-2
         for i in layer.weight.values.indices {
             var p = layer, m = layer

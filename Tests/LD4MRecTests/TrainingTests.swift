@@ -1,5 +1,8 @@
 import Testing
-@testable import LD4MRec
+@testable import LD4MRecCore
+@testable import LD4MRecServing
+@testable import LD4MRecStorage
+@testable import LD4MRecTraining
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -163,8 +166,7 @@ import Glibc
         #expect(result.finalValidation.recall20 >= result.bestValidation.recall20)
         let served = try Evaluation.evaluate(try Model(result.parameters), on: dataset, split: .valid)
         #expect(abs(served.recall20 - result.finalValidation.recall20) < 2e-3)
-        var cnetOnly = result.parameters
-        (cnetOnly.itemItem, cnetOnly.cnetScale, cnetOnly.itemItemScale) = (nil, 1, 0)
+        let cnetOnly = result.parameters.withoutItemItemPrior()
         #expect(try Evaluation.evaluate(try Model(cnetOnly), on: dataset, split: .valid) == result.bestValidation)
     }
 

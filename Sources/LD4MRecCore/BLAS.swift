@@ -1,0 +1,42 @@
+import CLD4MRecBLAS
+
+/// The dense kernels, all in CBLAS (row-major).
+package enum BLAS {
+    /// `C = alpha * A B^T + beta * C` with A (m x k), B (n x k), C (m x n).
+    package static func gemmABt(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+                                m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0) {
+        guard m > 0, n > 0 else { return }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k),
+                    alpha, a, blasint(k), b, blasint(k), beta, c, blasint(n))
+    }
+
+    /// `C = alpha * A B + beta * C` with A (m x k), B (k x n), C (m x n).
+    package static func gemmAB(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+                               m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0) {
+        guard m > 0, n > 0 else { return }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
+                    alpha, a, blasint(k), b, blasint(n), beta, c, blasint(n))
+    }
+
+    /// `C = alpha * A^T B + beta * C` with A (k x m), B (k x n), C (m x n).
+    package static func gemmAtB(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+                                m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0) {
+        guard m > 0, n > 0 else { return }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
+                    alpha, a, blasint(m), b, blasint(n), beta, c, blasint(n))
+    }
+
+    package static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+        cblas_sdot(blasint(count), x, 1, y, 1)
+    }
+
+    /// `x *= alpha`
+    package static func scale(_ alpha: Float, _ x: UnsafeMutablePointer<Float>, count: Int) {
+        cblas_sscal(blasint(count), alpha, x, 1)
+    }
+
+    /// `y += alpha * x`
+    package static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        cblas_saxpy(blasint(count), alpha, x, 1, y, 1)
+    }
+}

@@ -1,0 +1,129 @@
+import LD4MRecCore
+import LD4MRecServing
+
+/// One epoch's outcome, as the trainer reports it.
+public struct EpochReport: Sendable {
+    public let epoch: Int
+    /// Mean training loss over the epoch's minibatches (importance-weighted).
+    public let loss: Double
+    public let validation: RankingMetrics
+    public let seconds: Double
+    public let isBest: Bool
+    public let bestEpoch: Int
+}
+
+/// The outcome of a training run: the best epoch's model.
+public struct TrainingResult: Sendable {
+    public let parameters: ModelParameters
+    public let bestEpoch: Int
+    /// Validation metrics of the best epoch's C-Net alone (what early stopping saw).
+    public let bestValidation: RankingMetrics
+    /// Validation metrics of the saved model (the C-Net mixed with the item-item prior,
+    /// when there is one).
+    public let finalValidation: RankingMetrics
+    public let epochs: [EpochReport]
+    /// Seconds spent on the frozen signals (SVD, degrees, features, item-item prior).
+    public let setupSeconds: Double
+    /// What the trainer decided on its own (e.g. skipping the prior), for the log.
+    public let notes: [String]
+}
+
+/// Trains LD4MRec on a dataset as docs/MODEL.md's Algorithm 1 describes: minibatches of
+/// users, the forward diffusion process, a soft reconstruction target, importance sampling
+/// over steps, Adam, early stopping on validation Recall@20 keeping the best weights.
+/// Deterministic for a given seed. Memory grows with the batch, never with users x items.
+public final class Trainer {
+    public let dataset: Dataset
+    public let hyperparameters: Hyperparameters
+    var rng: SeededGenerator
+    let frozen: ModelParameters       // signals and ids; weights replaced as training goes
+    let signals: ConditionSignals
+    var weights: TrainableWeights
+    let setupSeconds: Double
+    let itemItem: Matrix?
+    var notes: [String] = []
+
+    public init(dataset: Dataset, hyperparameters h: Hyperparameters) throws {
+        try h.validateArchitecture()
+        try h.validateTraining()
+        guard dataset.train.items.count > 0 else { throw LD4MRecError.invalidArgument("the dataset has no training interactions") }
+        self.dataset = dataset
+        hyperparameters = h
+        rng = SeededGenerator(seed: h.seed)
+        let start = monotonicSeconds()
+        frozen = try Self.initialParameters(dataset, h, &rng)
+        if h.itemItemPrior == .ease && dataset.itemCount <= Hyperparameters.itemItemMaxItems {
+            itemItem = try EASE.itemItem(dataset.train, items: dataset.itemCount, lambda: h.easeLambda)
+        } else {
+            itemItem = nil
+            if h.itemItemPrior == .ease {
+                notes.append("item-item prior skipped: \(dataset.itemCount) items exceed \(Hyperparameters.itemItemMaxItems)")
+            }
+        }
+        setupSeconds = monotonicSeconds() - start
+        signals = ConditionSignals(svdItemFactors: frozen.svdItemFactors, singularValues: frozen.svdSingularValues,
+                                   itemDegrees: frozen.itemDegrees, features: frozen.modalities.map(\.features))
+        weights = TrainableWeights(frozen)
+    }
+
+    /// The model with the current weights (z_in_default = the mean of z_in).
+    public var currentParameters: ModelParameters { parameters(weights) }
+
+    func parameters(_ w: TrainableWeights) -> ModelParameters {
+        var p = frozen
+        p.input = w.input
+        p.blocks = w.blocks
+        p.output = w.output
+        p.zIn = w.zIn
+        p.zInDefault = (0 ..< w.zIn.cols).map { c in
+            (0 ..< w.zIn.rows).reduce(Float(0)) { $0 + w.zIn[$1, c] } / Float(max(1, w.zIn.rows))
+        }
+        return p
+    }
+
+    /// Runs epochs until `maxEpochs` or `patience` epochs without a better validation
+    /// Recall@20, calling `progress` after each. Returns the best epoch's model.
+    public func train(progress: (EpochReport) -> Void = { _ in }) throws -> TrainingResult {
+        let h = hyperparameters
+        var optimizer = AdamOptimizer(for: weights, learningRate: h.learningRate, weightDecay: h.weightDecay)
+        var sampler = StepSampler(steps: h.steps, importance: h.stepSampler == .importance)
+        var gradients = weights.zeros()
+        let trainUsers = (0 ..< dataset.userCount).filter { !dataset.train.row($0).isEmpty }
+
+        // Epoch 0 stands for the initial weights; any trained epoch replaces it.
+        var best = (epoch: 0, metrics: RankingMetrics(recall20: -1), weights: weights)
+        var reports: [EpochReport] = []
+        for epoch in 1 ... max(1, h.maxEpochs) {
+            let start = monotonicSeconds()
+            var order = trainUsers
+            order.shuffle(using: &rng)
+            var lossSum = 0.0
+            var batches = 0
+            for batchStart in stride(from: 0, to: order.count, by: h.batchSize) {
+                let users = Array(order[batchStart ..< min(batchStart + h.batchSize, order.count)])
+                let (batch, steps) = makeBatch(users, sampler: &sampler)
+                gradients.setZero()
+                let (loss, perUser) = CNetTraining.lossAndGradients(weights, slope: h.leakyReluSlope, loss: h.loss,
+                                                                     batch: batch, gradients: &gradients)
+                guard loss.isFinite else {
+                    throw LD4MRecError.invalidArgument("training diverged at epoch \(epoch) (loss \(loss)); lower learning_rate")
+                }
+                optimizer.update(&weights, gradients: gradients)
+                sampler.record(steps: steps, losses: perUser)
+                lossSum += loss
+                batches += 1
+            }
+            let validation = try Evaluation.evaluate(try Model(parameters(weights)), on: dataset, split: .valid)
+            let isBest = validation.recall20 > best.metrics.recall20
+            if isBest { best = (epoch, validation, weights) }
+            let report = EpochReport(epoch: epoch, loss: lossSum / Double(max(1, batches)), validation: validation,
+                                     seconds: monotonicSeconds() - start, isBest: isBest, bestEpoch: best.epoch)
+            reports.append(report)
+            progress(report)
+            if epoch - best.epoch >= h.patience { break }
+        }
+        let (final, finalValidation) = try withItemItemPrior(parameters(best.weights), cnetValidation: best.metrics)
+        return TrainingResult(parameters: final, bestEpoch: best.epoch, bestValidation: best.metrics,
+                              finalValidation: finalValidation, epochs: reports, setupSeconds: setupSeconds, notes: notes)
+    }
+}

@@ -1,0 +1,61 @@
+"""The command-line tool as a user runs it: `train`'s hyperparameter options (driven by the
+library's table of hyperparameters), their errors, and what `inspect` reports back."""
+
+import json
+import subprocess
+
+import pytest
+
+import support
+
+
+def run(*args):
+    if not support.CLI.exists():
+        pytest.skip(f"{support.CLI} is missing: run `make build` in {support.ROOT}")
+    return subprocess.run([str(support.CLI), *map(str, args)], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data") / "tiny"
+    result = run("make-dataset", "--out", folder, "--users", 200, "--items", 80)
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def test_help_lists_the_hyperparameter_options():
+    result = run("train", "--help")
+    assert result.returncode == 0
+    for option, name in [("--hidden", "hidden_size"), ("--lr", "learning_rate"), ("--epochs", "max_epochs"),
+                         ("--item-item", "item_item_prior"), ("--conditions-from-dropped-history",
+                                                              "conditions_from_dropped_history")]:
+        assert option in result.stdout and name in result.stdout, option
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--hidden", "0"], ["--hidden", "hidden_size must be in 1 ... 1048576, got 0"]),
+    (["--lr=-1"], ["--lr", "learning_rate must be in (0.0, inf), got -1.0"]),
+    (["--loss", "hinge"], ["--loss", "'hinge' is not one of mse | multinomial"]),
+    (["--bogus", "3"], ["unknown option '--bogus'"]),
+    (["--epochs"], ["missing value for '--epochs'"]),
+])
+def test_bad_options_name_the_option(tmp_path, dataset, args, words):
+    result = run("train", "--data", dataset, "--out", tmp_path / "m.h5", *args)
+    assert result.returncode != 0
+    for word in words:
+        assert word in result.stderr, (word, result.stderr)
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_options_reach_the_model_file(tmp_path, dataset):
+    model = tmp_path / "m.h5"
+    result = run("train", "--data", dataset, "--out", model, "--hidden", 16, "--svd-rank", 4, "--film-hidden", 8,
+                 "--epochs", 1, "--lr=0.002", "--conditions-from-dropped-history", "--loss", "multinomial",
+                 "--seed", 2**64 - 1, "--item-item", "none")
+    assert result.returncode == 0, result.stdout + result.stderr
+    info = json.loads(run("inspect", model, "--json").stdout)
+    assert (info["hidden_size"], info["svd_rank"], info["film_hidden_size"]) == (16, 4, 8)
+    assert info["learning_rate"] == 0.002 and info["max_epochs"] == 1 and info["loss"] == "multinomial"
+    assert info["conditions_from_dropped_history"] is True and info["seed"] == 2**64 - 1
+    assert info["item_item_prior"] == "none" and info["ensemble_weight"] == "none"
+    assert info["noise_scale"] == 0.1  # untouched: the default
