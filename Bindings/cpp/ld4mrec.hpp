@@ -6,7 +6,7 @@
  *   ld4mrec::Model model("model.h5");                    // throws ld4mrec::Error
  *   auto store = ld4mrec::Store::from_model(model);      // training histories
  *   store.add(user_id, {17, 42});                        // histories change, no retraining
- *   for (const auto &r : model.recommend(store, user_id, 20))
+ *   for (const auto &r : model.recommend_user(store, user_id, 20))
  *       std::cout << r.item << ' ' << r.score << '\n';
  *
  * - Every failing call throws ld4mrec::Error: the status code (LD4MREC_ERR_*) plus the
@@ -216,12 +216,12 @@ public:
     // -- Top-k -------------------------------------------------------------------------
 
     /// The k best items for a user of the store, best first (fewer if fewer candidates).
-    inline std::vector<Recommendation> recommend(const Store &store, int64_t user, int32_t k,
+    inline std::vector<Recommendation> recommend_user(const Store &store, int64_t user, int32_t k,
                                                  const RecommendOptions &options = {}) const;
 
     /// As recommend, into caller buffers (items: room for capacity ids; scores: NULL or
     /// room for capacity floats). Returns the number written. params may be NULL.
-    inline size_t recommend(const Store &store, int64_t user, int32_t k,
+    inline size_t recommend_user(const Store &store, int64_t user, int32_t k,
                             const ld4mrec_recommend_params *params, int64_t *items,
                             float *scores, size_t capacity) const;
 
@@ -273,12 +273,12 @@ public:
 
     /// Scores of the candidates for a user of the store, in their order; -INFINITY for
     /// ids unknown to the model (counted in *unknown if not NULL).
-    inline std::vector<float> score(const Store &store, int64_t user,
+    inline std::vector<float> score_user(const Store &store, int64_t user,
                                     const std::vector<int64_t> &candidates,
                                     size_t *unknown = nullptr) const;
 
     /// As score, into out (room for n_candidates floats).
-    inline void score(const Store &store, int64_t user, const int64_t *candidates,
+    inline void score_user(const Store &store, int64_t user, const int64_t *candidates,
                       size_t n_candidates, float *out, size_t *unknown = nullptr) const;
 
     /// Scores of the candidates for a history given by the caller.
@@ -308,11 +308,11 @@ public:
 
     /// Full score vectors (order of item_ids()) of users of the store, row-major:
     /// users.size() rows of n_items() scores.
-    inline std::vector<float> score_all(const Store &store,
+    inline std::vector<float> score_all_users(const Store &store,
                                         const std::vector<int64_t> &users) const;
 
     /// As score_all, into out (capacity >= n_users * n_items()).
-    inline void score_all(const Store &store, const int64_t *users, size_t n_users,
+    inline void score_all_users(const Store &store, const int64_t *users, size_t n_users,
                           float *out, size_t capacity) const;
 
     /// The full score vector (order of item_ids()) of a history given by the caller.
@@ -369,11 +369,7 @@ private:
 class Store {
 public:
     /// An empty store for the model's catalogue (ld4mrec_store_new).
-    static Store create(const Model &model) {
-        ld4mrec_store *raw = nullptr;
-        detail::check(ld4mrec_store_new(model.get(), &raw));
-        return Store(raw);
-    }
+    explicit Store(const Model &model) : Store(create_empty(model)) {}
 
     /// A store holding the training histories saved in the model file.
     static Store from_model(const Model &model) {
@@ -392,6 +388,15 @@ public:
 
     /// Takes ownership of a C handle (NULL gives an empty object).
     explicit Store(ld4mrec_store *handle) noexcept : handle_(handle) {}
+
+private:
+    static ld4mrec_store *create_empty(const Model &model) {
+        ld4mrec_store *raw = nullptr;
+        detail::check(ld4mrec_store_new(model.get(), &raw));
+        return raw;
+    }
+
+public:
 
     Store(Store &&) noexcept = default;
     Store &operator=(Store &&) noexcept = default;
@@ -509,7 +514,7 @@ private:
 // Model members that take a Store
 // ------------------------------------------------------------------------------------
 
-inline std::vector<Recommendation> Model::recommend(const Store &store, int64_t user,
+inline std::vector<Recommendation> Model::recommend_user(const Store &store, int64_t user,
                                                     int32_t k,
                                                     const RecommendOptions &options) const {
     const size_t capacity = clamp_k(k);
@@ -517,11 +522,11 @@ inline std::vector<Recommendation> Model::recommend(const Store &store, int64_t 
     std::vector<float> scores(capacity);
     const ld4mrec_recommend_params params = options.to_c();
     const size_t count =
-        recommend(store, user, k, &params, items.data(), scores.data(), capacity);
+        recommend_user(store, user, k, &params, items.data(), scores.data(), capacity);
     return zip(items, scores, count);
 }
 
-inline size_t Model::recommend(const Store &store, int64_t user, int32_t k,
+inline size_t Model::recommend_user(const Store &store, int64_t user, int32_t k,
                                const ld4mrec_recommend_params *params, int64_t *items,
                                float *scores, size_t capacity) const {
     size_t count = 0;
@@ -560,30 +565,30 @@ inline void Model::recommend_users(const Store &store, const int64_t *users, siz
                                           scores, capacity, counts));
 }
 
-inline std::vector<float> Model::score(const Store &store, int64_t user,
+inline std::vector<float> Model::score_user(const Store &store, int64_t user,
                                        const std::vector<int64_t> &candidates,
                                        size_t *unknown) const {
     std::vector<float> out(candidates.size());
     float none = 0;  // out_scores must not be NULL, even for no candidates
-    score(store, user, candidates.data(), candidates.size(), out.empty() ? &none : out.data(),
+    score_user(store, user, candidates.data(), candidates.size(), out.empty() ? &none : out.data(),
           unknown);
     return out;
 }
 
-inline void Model::score(const Store &store, int64_t user, const int64_t *candidates,
+inline void Model::score_user(const Store &store, int64_t user, const int64_t *candidates,
                          size_t n_candidates, float *out, size_t *unknown) const {
     detail::check(
         ld4mrec_score_user(get(), store.get(), user, candidates, n_candidates, out, unknown));
 }
 
-inline std::vector<float> Model::score_all(const Store &store,
+inline std::vector<float> Model::score_all_users(const Store &store,
                                            const std::vector<int64_t> &users) const {
     std::vector<float> out(users.size() * n_items());
-    score_all(store, users.data(), users.size(), out.data(), out.size());
+    score_all_users(store, users.data(), users.size(), out.data(), out.size());
     return out;
 }
 
-inline void Model::score_all(const Store &store, const int64_t *users, size_t n_users,
+inline void Model::score_all_users(const Store &store, const int64_t *users, size_t n_users,
                              float *out, size_t capacity) const {
     detail::check(ld4mrec_score_all_users(get(), store.get(), users, n_users, out, capacity));
 }

@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
 
         // 4. Top-10 for that user (history items are left out by default).
         std::cout << "\ntop 10 for user " << user << ":\n";
-        print_top(model.recommend(store, user, 10));
+        print_top(model.recommend_user(store, user, 10));
 
         // 5. Stateless: a history kept by the caller; 999999999 is not in the model.
         const std::vector<int64_t> history = {items[1], items[2], items[3], 999999999};

@@ -34,7 +34,7 @@ def main(argv):
         # A user has just interacted with three items: add them, no retraining needed.
         user = int(store.user_ids()[0]) if store.n_users else 1
         known = store.history(user) if store.n_users else np.empty(0, dtype=np.int64)
-        new_items = np.setdiff1d(model.item_ids, known)[:3]
+        new_items = np.setdiff1d(model.item_ids(), known)[:3]
         store.add(user, new_items)
         print(f"\nUser {user}: added items {new_items.tolist()}; "
               f"the history now holds {len(store.history(user))} items")
@@ -47,9 +47,9 @@ def main(argv):
 
         # Stateless: a history kept elsewhere (e.g. a session), scored against a few
         # candidates. Ids the model does not know are counted, and score -inf.
-        history = model.item_ids[1:10:4]
-        candidates = np.append(model.item_ids[0:8:2], -1)
-        scores, unknown, skipped = model.score(history, candidates, return_counts=True)
+        history = model.item_ids()[1:10:4]
+        candidates = np.append(model.item_ids()[0:8:2], -1)
+        scores, unknown, skipped = model.score_history(history, candidates, return_counts=True)
         print(f"\nAnonymous history {history.tolist()}: candidate scores")
         for item, score in sorted(zip(candidates.tolist(), scores.tolist()), key=lambda p: -p[1]):
             print(f"  item {item:7}  {score:8.4f}")

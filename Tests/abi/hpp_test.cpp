@@ -94,7 +94,7 @@ int main(int argc, char **argv) {
         CHECK_THROWS(store.history(12345), LD4MREC_ERR_UNKNOWN_USER);
         CHECK_THROWS(store.remove(12345, {items[0]}), LD4MREC_ERR_UNKNOWN_USER);
 
-        ld4mrec::Store fresh = ld4mrec::Store::create(model);
+        ld4mrec::Store fresh = ld4mrec::Store(model);
         CHECK(fresh.n_users() == 0 && fresh.user_ids().empty());
         CHECK(fresh.add(7, {items[3], items[1], 999999999, items[3]}) == 1);
         CHECK((fresh.history(7) == std::vector<int64_t>{items[1], items[3]}));
@@ -112,7 +112,7 @@ int main(int argc, char **argv) {
         CHECK(!reloaded && moved.n_users() == 1);
 
         // Top-k agrees with the C API.
-        const auto top = model.recommend(store, user, 10);
+        const auto top = model.recommend_user(store, user, 10);
         int64_t c_items[10];
         float c_scores[10];
         size_t c_count = 0;
@@ -121,15 +121,15 @@ int main(int argc, char **argv) {
         CHECK(top.size() == 10 && c_count == 10);
         for (size_t i = 0; i < top.size() && i < c_count; ++i)
             CHECK(top[i].item == c_items[i] && top[i].score == c_scores[i]);
-        CHECK_THROWS(model.recommend(store, user, 0), LD4MREC_ERR_INVALID_ARGUMENT);
+        CHECK_THROWS(model.recommend_user(store, user, 0), LD4MREC_ERR_INVALID_ARGUMENT);
 
         // A huge k needs no huge buffer.
-        const auto all = model.recommend(store, user, INT32_MAX);
+        const auto all = model.recommend_user(store, user, INT32_MAX);
         CHECK(all.size() == 300 - history.size());
         std::vector<int64_t> buffer(5);
-        CHECK_THROWS(model.recommend(store, user, INT32_MAX, nullptr, buffer.data(), nullptr, 5),
+        CHECK_THROWS(model.recommend_user(store, user, INT32_MAX, nullptr, buffer.data(), nullptr, 5),
                      LD4MREC_ERR_BUFFER_TOO_SMALL);
-        CHECK(model.recommend(store, user, 5, nullptr, buffer.data(), nullptr, 5) == 5);
+        CHECK(model.recommend_user(store, user, 5, nullptr, buffer.data(), nullptr, 5) == 5);
         CHECK(buffer[0] == top[0].item);
 
         // Stateless equals stateful for the same history and user.
@@ -145,20 +145,20 @@ int main(int argc, char **argv) {
         ld4mrec::RecommendOptions options;
         options.only_items = std::vector<int64_t>{items[10], items[20], items[30]};
         options.excluded_items = {items[20]};
-        const auto only = model.recommend(store, 424242, 10, options);
+        const auto only = model.recommend_user(store, 424242, 10, options);
         CHECK(only.size() == 2);
         for (const auto &r : only) CHECK(r.item == items[10] || r.item == items[30]);
         options.only_items = std::vector<int64_t>{};  // only among none
-        CHECK(model.recommend(store, user, 10, options).empty());
+        CHECK(model.recommend_user(store, user, 10, options).empty());
         ld4mrec::RecommendOptions keep;
         keep.exclude_history = false;
-        CHECK(model.recommend(store, user, INT32_MAX, keep).size() == 300);
+        CHECK(model.recommend_user(store, user, INT32_MAX, keep).size() == 300);
 
         // Batch: rows equal the single answers; a huge k is clamped to the catalogue.
         const auto rows = model.recommend_users(store, {users[0], users[1], 424242}, 10);
         CHECK(rows.size() == 3 && same(rows[0], top));
-        CHECK(same(rows[1], model.recommend(store, users[1], 10)));
-        CHECK(same(rows[2], model.recommend(store, 424242, 10)));
+        CHECK(same(rows[1], model.recommend_user(store, users[1], 10)));
+        CHECK(same(rows[2], model.recommend_user(store, 424242, 10)));
         const auto huge = model.recommend_users(store, {users[0], users[1]}, INT32_MAX);
         CHECK(huge.size() == 2 && same(huge[0], all));
         CHECK_THROWS(model.recommend_users(store, {}, 10), LD4MREC_ERR_INVALID_ARGUMENT);
@@ -166,15 +166,15 @@ int main(int argc, char **argv) {
         // Candidate scores and full score vectors.
         size_t unknown = 0;
         const auto scores =
-            model.score(store, user, {top[0].item, 999999999, top[9].item}, &unknown);
+            model.score_user(store, user, {top[0].item, 999999999, top[9].item}, &unknown);
         CHECK(unknown == 1 && scores.size() == 3 && std::isinf(scores[1]) && scores[1] < 0);
         CHECK(std::fabs(scores[0] - top[0].score) < 1e-4f);
         CHECK(std::fabs(scores[2] - top[9].score) < 1e-4f);
-        CHECK(model.score(store, user, {}).empty());
+        CHECK(model.score_user(store, user, {}).empty());
         const auto stateless_scores = model.score_history(history, {top[0].item}, user);
         CHECK(std::fabs(stateless_scores[0] - top[0].score) < 1e-4f);
         CHECK(model.score_history(history, {}).empty());
-        const auto full = model.score_all(store, {user, users[1]});
+        const auto full = model.score_all_users(store, {user, users[1]});
         CHECK(full.size() == 600);
         const auto full_history = model.score_all_history(history, user);
         CHECK(full_history.size() == 300);

@@ -28,8 +28,8 @@ def main():
     ld4mrec.Store.load(model, store_path).close()  # the file the parent wrote loads
     stores = []
     for version in ("A", "B"):
-        store = ld4mrec.Store.new(model)
-        for user, items in content(model.item_ids, version, users).items():
+        store = ld4mrec.Store(model)
+        for user, items in content(model.item_ids(), version, users).items():
             store.replace(user, items)
         stores.append(store)
     print("ready", flush=True)

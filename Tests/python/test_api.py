@@ -105,7 +105,7 @@ def test_model_properties(model):
     assert (info.hidden_size, info.svd_rank, info.step_embedding_size, info.n_blocks,
             info.film_hidden_size, info.n_modalities, info.n_steps) == (32, 8, 10, 2, 16, 2, 5)
     assert model.modality_names == ("image", "audio")
-    ids = model.item_ids
+    ids = model.item_ids()
     assert ids.dtype == np.int64 and ids.shape == (300,)
     np.testing.assert_array_equal(ids, 1000 + 7 * np.arange(300))
     with pytest.raises(ValueError):
@@ -131,9 +131,9 @@ def test_close_and_context_manager(model_path):
     assert model.closed
     model.close()  # twice is fine
     with pytest.raises(ValueError, match="closed"):
-        model.recommend([1000])
+        model.recommend_history([1000])
     with pytest.raises(ValueError, match="closed"):
-        ld4mrec.Store.new(model)
+        ld4mrec.Store(model)
     assert "closed" in repr(model)
     del model
     gc.collect()
@@ -188,29 +188,29 @@ def test_ids_of_the_right_kind_are_not_copied():
     range(1000, 1015, 7),
 ])
 def test_history_containers(model, history):
-    expected = model.score_all(np.array([1000, 1007, 1014], dtype=np.int64))
-    np.testing.assert_array_equal(model.score_all(history), expected)
+    expected = model.score_all_history(np.array([1000, 1007, 1014], dtype=np.int64))
+    np.testing.assert_array_equal(model.score_all_history(history), expected)
 
 
 def test_empty_containers(model):
     for empty in ([], (), np.array([]), np.empty(0, dtype=np.int64)):
-        np.testing.assert_array_equal(model.score_all(empty), model.score_all([]))
+        np.testing.assert_array_equal(model.score_all_history(empty), model.score_all_history([]))
 
 
 def test_bad_containers(model):
     with pytest.raises(TypeError, match="integer"):
-        model.score_all([1000.0, 1007.5])
+        model.score_all_history([1000.0, 1007.5])
     with pytest.raises(TypeError, match="integer"):
-        model.recommend(["1000"])
+        model.recommend_history(["1000"])
     with pytest.raises(ValueError, match="one-dimensional"):
-        model.score_all([[1000, 1007]])
+        model.score_all_history([[1000, 1007]])
 
 
 def test_result_types(model, store):
-    items, scores = model.recommend([1000], k=7)
+    items, scores = model.recommend_history([1000], k=7)
     assert items.dtype == np.int64 and scores.dtype == np.float32 and len(items) == 7
-    assert model.score([1000], [1007]).dtype == np.float32
-    assert model.score_all([1000]).shape == (300,)
+    assert model.score_history([1000], [1007]).dtype == np.float32
+    assert model.score_all_history([1000]).shape == (300,)
     assert store.history(500).dtype == np.int64
     assert store.user_ids().dtype == np.int64
     items, scores, counts = store.recommend_users([500, 503], k=4)
@@ -234,7 +234,7 @@ def test_error_classes():
 def test_ids_outside_int64_are_refused(model, store):
     for user in (2 ** 63, 2 ** 64 + 500, -(2 ** 63) - 1):
         with pytest.raises(OverflowError, match="int64"):
-            model.recommend([], user=user)
+            model.recommend_history([], user=user)
         with pytest.raises(OverflowError, match="int64"):
             store.add(user, [1000])
         with pytest.raises(OverflowError, match="int64"):

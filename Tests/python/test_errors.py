@@ -197,7 +197,7 @@ def test_extra_content_is_ignored(tmp_path, model_path):
         f.create_dataset("cnet/blocks/7/cg/hidden/weight", data=np.full((2, 2), np.nan, np.float32))
     path = support.edited_copy(model_path, tmp_path / "extra.h5", edit)
     with ld4mrec.Model(path) as model, ld4mrec.Model(model_path) as original:
-        np.testing.assert_array_equal(model.score_all([1000]), original.score_all([1000]))
+        np.testing.assert_array_equal(model.score_all_history([1000]), original.score_all_history([1000]))
 
 
 def test_a_store_file_is_not_a_model(tmp_path, store):
@@ -463,7 +463,7 @@ def test_store_of_another_catalogue_is_refused(make_model, raw):
 
 @pytest.mark.parametrize("k", [0, -1, -(2 ** 31), -(10 ** 12)])
 def test_k_below_one(model, store, k):
-    for call in (lambda: model.recommend([1000], k=k), lambda: store.recommend_user(500, k=k),
+    for call in (lambda: model.recommend_history([1000], k=k), lambda: store.recommend_user(500, k=k),
                  lambda: store.recommend_users([500, 503], k=k)):
         with pytest.raises(ld4mrec.InvalidArgumentError) as caught:
             call()
@@ -474,10 +474,10 @@ def test_k_below_one(model, store, k):
 @pytest.mark.parametrize("k", [299, 300, 301, 10 ** 6, 2 ** 31 - 1, 10 ** 12])
 def test_huge_k_returns_every_candidate(model, store, k):
     history = [1000, 1007, 1014]
-    items, scores = model.recommend(history, k=k)
+    items, scores = model.recommend_history(history, k=k)
     assert len(items) == min(k, 297) and not set(items.tolist()) & set(history)
     assert np.all(np.diff(scores) <= 0)
-    items, scores = model.recommend(history, k=k, exclude_history=False)
+    items, scores = model.recommend_history(history, k=k, exclude_history=False)
     assert len(items) == min(k, 300)
     store.replace(42, history)
     items, scores, counts = store.recommend_users([42, 43], k=k)
@@ -555,7 +555,7 @@ def test_unknown_user(model, store):
     assert store.clear_user(424242) is False
     # Recommending for a user absent from the store is not an error: an empty history.
     items, scores = store.recommend_user(424242, k=10)
-    want_items, want_scores = model.recommend([], k=10, user=424242)
+    want_items, want_scores = model.recommend_history([], k=10, user=424242)
     np.testing.assert_array_equal(items, want_items)
     np.testing.assert_array_equal(scores, want_scores)
 
@@ -571,12 +571,12 @@ def test_unknown_items_are_skipped_and_counted(model, store, tmp_path):
     assert store.remove(7, [1014, 1014, -1]) == 1
     assert store.history(7).size == 0 and 7 in store.user_ids()
 
-    items, scores, skipped = model.recommend([1000] + unknown, k=5, return_counts=True)
+    items, scores, skipped = model.recommend_history([1000] + unknown, k=5, return_counts=True)
     assert skipped == 3
-    np.testing.assert_array_equal(items, model.recommend([1000], k=5)[0])
-    scores, unknown_count, skipped = model.score([1000, -1], [1007, 1001, 1014], return_counts=True)
+    np.testing.assert_array_equal(items, model.recommend_history([1000], k=5)[0])
+    scores, unknown_count, skipped = model.score_history([1000, -1], [1007, 1001, 1014], return_counts=True)
     assert (unknown_count, skipped) == (1, 1) and np.isneginf(scores[1])
-    _, skipped = model.score_all(unknown, return_counts=True)
+    _, skipped = model.score_all_history(unknown, return_counts=True)
     assert skipped == 3
 
 
@@ -708,7 +708,7 @@ def test_exceptions_carry_their_own_thread_message(model):
         except ld4mrec.LD4MRecError as error:
             errors[name] = error
 
-    threads = [threading.Thread(target=worker, args=(f"k{i}", lambda i=i: model.recommend([], k=-i)))
+    threads = [threading.Thread(target=worker, args=(f"k{i}", lambda i=i: model.recommend_history([], k=-i)))
                for i in range(1, 9)]
     for thread in threads:
         thread.start()

@@ -61,7 +61,7 @@ def warm_ids(reference):
 def test_model_matches_the_file(case):
     model, store, reference = case
     assert model.n_items == reference.n_items
-    np.testing.assert_array_equal(model.item_ids, reference.item_ids)
+    np.testing.assert_array_equal(model.item_ids(), reference.item_ids)
     assert list(model.modality_names) == list(reference.modality_names)
     assert model.info.n_blocks == reference.n_blocks
     np.testing.assert_array_equal(store.user_ids(), np.sort(reference.user_ids))
@@ -75,7 +75,7 @@ def test_known_users_with_training_histories(case):
         np.testing.assert_array_equal(store.history(user), np.sort(history))
         expected = reference.scores(history, user)
         assert_parity(store.score_all_users([user])[0], expected, f"store user {user}")
-        assert_parity(model.score_all(history, user=user), expected, f"history of user {user}")
+        assert_parity(model.score_all_history(history, user=user), expected, f"history of user {user}")
         # The learned embedding matters: without it the scores differ.
         assert np.abs(reference.scores(history) - expected).max() > 1e-3
 
@@ -84,8 +84,8 @@ def test_unknown_user_uses_z_in_default(case):
     model, store, reference = case
     history = reference.histories[int(reference.user_ids[0])]
     expected = reference.scores(history)  # no user: z_in_default
-    assert_parity(model.score_all(history), expected, "no user")
-    assert_parity(model.score_all(history, user=123_456_789), expected, "unknown user id")
+    assert_parity(model.score_all_history(history), expected, "no user")
+    assert_parity(model.score_all_history(history, user=123_456_789), expected, "unknown user id")
     store.replace(123_456_789, history)  # a store user the model does not know
     assert_parity(store.score_all_users([123_456_789])[0], expected, "unknown store user")
     store.clear_user(123_456_789)
@@ -93,9 +93,9 @@ def test_unknown_user_uses_z_in_default(case):
 
 def test_empty_history(case):
     model, store, reference = case
-    assert_parity(model.score_all([]), reference.scores([]), "empty, no user")
+    assert_parity(model.score_all_history([]), reference.scores([]), "empty, no user")
     user = int(reference.user_ids[1])
-    assert_parity(model.score_all([], user=user), reference.scores([], user), "empty, known user")
+    assert_parity(model.score_all_history([], user=user), reference.scores([], user), "empty, known user")
     # A user absent from the store is served with an empty history.
     absent = 987_654_321
     assert_parity(store.score_all_users([absent])[0], reference.scores([]), "absent store user")
@@ -105,10 +105,10 @@ def test_history_with_unknown_and_repeated_ids(case):
     model, store, reference = case
     known = list(warm_ids(reference)[[0, 5, 9]])
     history = UNKNOWN_IDS[:2] + known + [known[0], known[1]] + UNKNOWN_IDS[2:]
-    scores, skipped = model.score_all(history, return_counts=True)
+    scores, skipped = model.score_all_history(history, return_counts=True)
     assert skipped == len(UNKNOWN_IDS)
     assert_parity(scores, reference.scores(known), "unknown and repeated ids")
-    np.testing.assert_array_equal(scores, model.score_all(known))
+    np.testing.assert_array_equal(scores, model.score_all_history(known))
 
 
 def test_cold_items(case):
@@ -117,12 +117,12 @@ def test_cold_items(case):
     assert len(cold) >= 5 and cold[-1] == reference.item_ids[-1]  # the last ~5% are cold
     warm = list(warm_ids(reference)[[1, 2, 3]])
     for history in ([int(cold[0])], list(cold[:3]), warm + [int(cold[-1])], warm + list(cold)):
-        assert_parity(model.score_all(history), reference.scores(history), f"history {history}")
+        assert_parity(model.score_all_history(history), reference.scores(history), f"history {history}")
         user = int(reference.user_ids[2])
-        assert_parity(model.score_all(history, user=user), reference.scores(history, user),
+        assert_parity(model.score_all_history(history, user=user), reference.scores(history, user),
                       f"history {history}, user {user}")
     # A cold item still counts: it changes the scores through W_in, c_u's first half and |H|.
-    assert np.abs(model.score_all(warm + [int(cold[0])]) - model.score_all(warm)).max() > 1e-4
+    assert np.abs(model.score_all_history(warm + [int(cold[0])]) - model.score_all_history(warm)).max() > 1e-4
 
 
 # ---- consistency of the library's entry points ------------------------------------------
@@ -132,22 +132,22 @@ def test_candidate_scores_equal_full_scores(case):
     model, store, reference = case
     user = int(reference.user_ids[3])
     history = reference.histories[user]
-    full = model.score_all(history, user=user)
+    full = model.score_all_history(history, user=user)
     rng = np.random.default_rng(0)
-    candidates = rng.choice(model.item_ids, 40, replace=False)
-    rows = np.searchsorted(model.item_ids, candidates)
-    np.testing.assert_allclose(model.score(history, candidates, user=user), full[rows], rtol=0, atol=SAME)
+    candidates = rng.choice(model.item_ids(), 40, replace=False)
+    rows = np.searchsorted(model.item_ids(), candidates)
+    np.testing.assert_allclose(model.score_history(history, candidates, user=user), full[rows], rtol=0, atol=SAME)
     np.testing.assert_allclose(store.score_user(user, candidates), full[rows], rtol=0, atol=SAME)
-    np.testing.assert_allclose(model.score(history, model.item_ids, user=user), full, rtol=0, atol=SAME)
+    np.testing.assert_allclose(model.score_history(history, model.item_ids(), user=user), full, rtol=0, atol=SAME)
 
     mixed = [int(candidates[0]), -5, int(candidates[1]), 1001, int(candidates[0])]
-    scores, unknown, skipped = model.score(list(history) + [-7], mixed, user=user, return_counts=True)
+    scores, unknown, skipped = model.score_history(list(history) + [-7], mixed, user=user, return_counts=True)
     assert (unknown, skipped) == (2, 1)
     assert np.isneginf(scores[[1, 3]]).all()
     np.testing.assert_allclose(scores[[0, 2, 4]], full[rows[[0, 1, 0]]], rtol=0, atol=SAME)
     scores, unknown = store.score_user(user, mixed, return_counts=True)
     assert unknown == 2 and np.isneginf(scores[[1, 3]]).all()
-    assert model.score(history, []).shape == (0,)
+    assert model.score_history(history, []).shape == (0,)
 
 
 def test_batch_equals_single(case):
@@ -171,38 +171,38 @@ def test_exclude_history(case):
     model, store, reference = case
     user = int(reference.user_ids[4])
     history = reference.histories[user]
-    full = model.score_all(history, user=user)
-    rows = np.searchsorted(model.item_ids, history)
+    full = model.score_all_history(history, user=user)
+    rows = np.searchsorted(model.item_ids(), history)
     others = np.setdiff1d(np.arange(model.n_items), rows)
 
-    items, scores = model.recommend(history, k=K, user=user)
-    np.testing.assert_array_equal(items, top_k(full, K, others, model.item_ids))
-    np.testing.assert_array_equal(scores, full[np.searchsorted(model.item_ids, items)])
+    items, scores = model.recommend_history(history, k=K, user=user)
+    np.testing.assert_array_equal(items, top_k(full, K, others, model.item_ids()))
+    np.testing.assert_array_equal(scores, full[np.searchsorted(model.item_ids(), items)])
     assert not set(items.tolist()) & set(history.tolist())
 
-    items, scores = model.recommend(history, k=K, user=user, exclude_history=False)
-    np.testing.assert_array_equal(items, top_k(full, K, None, model.item_ids))
+    items, scores = model.recommend_history(history, k=K, user=user, exclude_history=False)
+    np.testing.assert_array_equal(items, top_k(full, K, None, model.item_ids()))
 
     for exclude in (True, False):
         got = store.recommend_user(user, k=K, exclude_history=exclude)
-        want = model.recommend(history, k=K, user=user, exclude_history=exclude)
+        want = model.recommend_history(history, k=K, user=user, exclude_history=exclude)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
 
 
-def test_exclude_items(case):
+def test_excluded_items(case):
     model, store, reference = case
     user = int(reference.user_ids[5])
     history = reference.histories[user]
-    full = model.score_all(history, user=user)
-    best = model.recommend(history, k=K, user=user)[0]
+    full = model.score_all_history(history, user=user)
+    best = model.recommend_history(history, k=K, user=user)[0]
     excluded = np.concatenate([best[::2], [-1, 1001], history[:1]])
-    blocked = np.searchsorted(model.item_ids, np.concatenate([best[::2], history]))
+    blocked = np.searchsorted(model.item_ids(), np.concatenate([best[::2], history]))
     candidates = np.setdiff1d(np.arange(model.n_items), blocked)
 
-    items, scores = model.recommend(history, k=K, user=user, exclude_items=excluded)
-    np.testing.assert_array_equal(items, top_k(full, K, candidates, model.item_ids))
-    items_store, _ = store.recommend_user(user, k=K, exclude_items=excluded)
+    items, scores = model.recommend_history(history, k=K, user=user, excluded_items=excluded)
+    np.testing.assert_array_equal(items, top_k(full, K, candidates, model.item_ids()))
+    items_store, _ = store.recommend_user(user, k=K, excluded_items=excluded)
     np.testing.assert_array_equal(items_store, items)
     assert not set(items.tolist()) & set(excluded.tolist())
 
@@ -212,7 +212,7 @@ def test_only_items(case):
     user = int(reference.user_ids[6])
     history = reference.histories[user]
     rng = np.random.default_rng(1)
-    pool = rng.choice(model.item_ids, 30, replace=False)
+    pool = rng.choice(model.item_ids(), 30, replace=False)
     only = np.concatenate([pool, pool[:5], history[:2], [-3, 1001]])  # repeats, history, unknown
     excluded = pool[:4]
 
@@ -222,27 +222,27 @@ def test_only_items(case):
             allowed -= set(history.tolist())
         allowed -= set(excluded.tolist())
         allowed = np.array(sorted(allowed), dtype=np.int64)
-        candidate_scores = model.score(history, allowed, user=user)  # the same dot products
+        candidate_scores = model.score_history(history, allowed, user=user)  # the same dot products
         order = top_k(candidate_scores, K)
         want_items, want_scores = allowed[order], candidate_scores[order]
 
-        got_items, got_scores = model.recommend(history, k=K, user=user, only_items=only,
-                                                exclude_items=excluded, exclude_history=exclude_history)
+        got_items, got_scores = model.recommend_history(history, k=K, user=user, only_items=only,
+                                                excluded_items=excluded, exclude_history=exclude_history)
         np.testing.assert_array_equal(got_items, want_items)
         np.testing.assert_array_equal(got_scores, want_scores)
-        got_items, got_scores = store.recommend_user(user, k=K, only_items=only, exclude_items=excluded,
+        got_items, got_scores = store.recommend_user(user, k=K, only_items=only, excluded_items=excluded,
                                                      exclude_history=exclude_history)
         np.testing.assert_array_equal(got_items, want_items)
         np.testing.assert_array_equal(got_scores, want_scores)
 
     # Fewer candidates than k: all of them, ranked; an empty list allows nothing.
     few = pool[:3]
-    items, scores = model.recommend(history, k=K, user=user, only_items=few)
+    items, scores = model.recommend_history(history, k=K, user=user, only_items=few)
     assert sorted(items.tolist()) == sorted(set(few.tolist()) - set(history.tolist()))
     assert np.all(np.diff(scores) <= 0)
-    items, scores = model.recommend(history, k=K, only_items=[])
+    items, scores = model.recommend_history(history, k=K, only_items=[])
     assert items.size == 0 and scores.size == 0
-    items, scores = model.recommend(history, k=K, only_items=[-1, -2])
+    items, scores = model.recommend_history(history, k=K, only_items=[-1, -2])
     assert items.size == 0
 
 
@@ -277,10 +277,10 @@ def test_ties_are_broken_by_item_order(make_model):
         f["cnet/output/weight"][...] = weight
         f["cnet/output/bias"][...] = bias
     with ld4mrec.Model(path) as model:
-        scores = model.score_all([])
+        scores = model.score_all_history([])
         assert scores[10] == scores[200]
-        order = model.recommend([], k=model.n_items)[0].tolist()
-        assert order.index(model.item_ids[10]) + 1 == order.index(model.item_ids[200])
+        order = model.recommend_history([], k=model.n_items)[0].tolist()
+        assert order.index(model.item_ids()[10]) + 1 == order.index(model.item_ids()[200])
 
 
 def test_format_md_example_model(tmp_path):
@@ -305,10 +305,10 @@ def test_format_md_example_model(tmp_path):
     reference = ReferenceModel(path)
     item_ids, user_ids = parameters["item_ids"], parameters["user_ids"]
     with ld4mrec.Model(path) as model:
-        np.testing.assert_array_equal(model.item_ids, item_ids)
+        np.testing.assert_array_equal(model.item_ids(), item_ids)
         for rows, user_row in (([0, 3, 7], 0), ([], None), ([45, 46, 2, 2], 4), ([49], None)):
             user = None if user_row is None else int(user_ids[user_row])
             documented = example.reference_scores(parameters, rows, user_row)
             ids = item_ids[rows] if rows else []
-            assert_parity(model.score_all(ids, user=user), documented, f"rows {rows}")
-            assert_parity(model.score_all(ids, user=user), reference.scores(ids, user), f"rows {rows}")
+            assert_parity(model.score_all_history(ids, user=user), documented, f"rows {rows}")
+            assert_parity(model.score_all_history(ids, user=user), reference.scores(ids, user), f"rows {rows}")

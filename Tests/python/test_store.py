@@ -30,7 +30,7 @@ def test_round_trip(tmp_path, model, store):
     store.add(500, [1000, 2093])
     store.replace(1, [1014, 1007, 1007, 1000])
     store.replace(2, [])                       # an empty history is kept
-    store.add(-3, [model.item_ids[-1]])        # negative user id, cold item
+    store.add(-3, [model.item_ids()[-1]])        # negative user id, cold item
     before = all_histories(store)
     path = tmp_path / "store.h5"
     store.save(path)
@@ -51,7 +51,7 @@ def test_round_trip(tmp_path, model, store):
 
 
 def test_file_format(tmp_path, model):
-    store = ld4mrec.Store.new(model)
+    store = ld4mrec.Store(model)
     store.replace(9, [1014, 1000])
     store.replace(4, [1007])
     store.replace(6, [])
@@ -71,8 +71,8 @@ def test_load_into_another_catalogue(tmp_path, model, store, make_model):
     store.save(path)
     before = all_histories(store)
     with ld4mrec.Model(make_model(items=200)) as small:   # ids 1000 ... 2393
-        known = set(small.item_ids.tolist())
-        expected_skipped = sum(int((~np.isin(h, small.item_ids)).sum()) for h in before.values())
+        known = set(small.item_ids().tolist())
+        expected_skipped = sum(int((~np.isin(h, small.item_ids())).sum()) for h in before.values())
         assert expected_skipped > 0
         with ld4mrec.Store.load(small, path) as loaded:
             assert loaded.skipped == expected_skipped
@@ -99,17 +99,17 @@ def test_crash_during_save(tmp_path, model_path):
     users = 2_000  # ~350,000 items: a 3 MB file, ~30 ms per save
     path = tmp_path / "store.h5"
     with ld4mrec.Model(model_path) as model:
-        old = ld4mrec.Store.new(model)
+        old = ld4mrec.Store(model)
         old.replace(1, [1000, 1007])
         old.replace(2, [1014])
         old.save(path)
-        order = np.argsort(model.item_ids)
+        order = np.argsort(model.item_ids())
 
         def expected(version):
             histories = {}
-            for user, items in content(model.item_ids, version, users).items():
-                rows = np.unique(np.searchsorted(model.item_ids, items, sorter=order))
-                histories[user] = model.item_ids[order[rows]]
+            for user, items in content(model.item_ids(), version, users).items():
+                rows = np.unique(np.searchsorted(model.item_ids(), items, sorter=order))
+                histories[user] = model.item_ids()[order[rows]]
             return histories
 
         versions = {"old": all_histories(old), "A": expected("A"), "B": expected("B")}

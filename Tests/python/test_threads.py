@@ -23,7 +23,7 @@ def test_readers_and_writers(model, store, tmp_path):
     rewritten = stable[::3]                   # ... and replaced by writers with the same content
     histories = {int(u): store.history(u) for u in users}
     scratch = np.concatenate([users[30:], 1_000_000 + np.arange(40)])  # written only, never read
-    candidates = model.item_ids[::17]
+    candidates = model.item_ids()[::17]
 
     expected = {int(u): store.recommend_user(u, k=K) for u in stable}
     expected_scores = {int(u): store.score_user(u, candidates) for u in stable}
@@ -65,7 +65,7 @@ def test_readers_and_writers(model, store, tmp_path):
         try:
             while time.monotonic() < deadline:
                 user = int(rng.choice(scratch))
-                items = rng.choice(model.item_ids, rng.integers(0, 12))
+                items = rng.choice(model.item_ids(), rng.integers(0, 12))
                 action = rng.integers(0, 5)
                 if action == 0:
                     store.add(user, items)
@@ -102,7 +102,7 @@ def test_readers_and_writers(model, store, tmp_path):
         np.testing.assert_array_equal(store.history(user), histories[int(user)])
     for user in store.user_ids():  # every history is still a sorted set of known ids
         history = store.history(user)
-        assert np.all(np.diff(history) > 0) and np.isin(history, model.item_ids).all()
+        assert np.all(np.diff(history) > 0) and np.isin(history, model.item_ids()).all()
     snapshot = ld4mrec.Store.load(model, tmp_path / "snapshot.h5")
     assert snapshot.skipped == 0
     for user in stable:
@@ -118,7 +118,7 @@ def test_many_threads_load_and_score(model_path):
     def work(index):
         try:
             with ld4mrec.Model(model_path) as model:
-                results[index] = model.score_all([1000, 1007, 1014 + 7 * index], user=500)
+                results[index] = model.score_all_history([1000, 1007, 1014 + 7 * index], user=500)
         except BaseException as error:  # noqa: BLE001
             errors.append(error)
 
@@ -130,4 +130,4 @@ def test_many_threads_load_and_score(model_path):
     assert not errors, errors
     with ld4mrec.Model(model_path) as model:
         for index, scores in results.items():
-            np.testing.assert_array_equal(scores, model.score_all([1000, 1007, 1014 + 7 * index], user=500))
+            np.testing.assert_array_equal(scores, model.score_all_history([1000, 1007, 1014 + 7 * index], user=500))

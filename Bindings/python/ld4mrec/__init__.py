@@ -6,7 +6,7 @@
         store = ld4mrec.Store.from_model(model)          # the file's training histories
         store.add(user_id, [17, 42])                     # histories change, no retraining
         items, scores = store.recommend_user(user_id, k=20)
-        items, scores = model.recommend([17, 42], k=20)  # stateless: a history you keep
+        items, scores = model.recommend_history([17, 42], k=20)  # stateless: a history you keep
 
 Every call goes to the C library (Include/ld4mrec.h); this module only converts
 arguments and results. Ids are int64; numpy arrays of int64 are passed without copies,
@@ -221,7 +221,7 @@ def _k(k):
     return min(max(k, _INT32_MIN), _INT32_MAX)
 
 
-def _params(exclude_history, only_items, exclude_items):
+def _params(exclude_history, only_items, excluded_items):
     """(params, arrays to keep alive during the call)."""
     params = _capi.ld4mrec_recommend_params_default()
     params.exclude_history = bool(exclude_history)
@@ -231,8 +231,8 @@ def _params(exclude_history, only_items, exclude_items):
         keep.append(only)
         params.only_items = _int64_p(only if only.size else _EMPTY_IDS)
         params.n_only_items = only.size
-    if exclude_items is not None:
-        excluded = _ids(exclude_items, "exclude_items")
+    if excluded_items is not None:
+        excluded = _ids(excluded_items, "excluded_items")
         keep.append(excluded)
         params.excluded_items = _int64_p(excluded)
         params.n_excluded_items = excluded.size
@@ -361,26 +361,25 @@ class Model(_Handle):
         """Modality names, in the order the model applies them."""
         return self._modality_names
 
-    @property
     def item_ids(self):
         """Item ids (read-only int64 array) in the order of full score vectors."""
         return self._item_ids
 
     # ---- stateless requests: a history given by the caller
 
-    def recommend(self, history, k=20, user=None, exclude_history=True, only_items=None,
-                  exclude_items=None, *, return_counts=False):
+    def recommend_history(self, history, k=20, user=None, exclude_history=True, only_items=None,
+                          excluded_items=None, *, return_counts=False):
         """Top-k items for a history (item ids), best first.
 
         user: a user id, to use their learned initial embedding (None or an id unknown to
         the model: the default embedding). exclude_history: leave the history's items out.
-        only_items: recommend only among these ids. exclude_items: never recommend these.
+        only_items: recommend only among these ids. excluded_items: never recommend these.
         Returns (item ids int64, scores float32), at most k long; with return_counts,
         (items, scores, skipped) where skipped counts history ids the model does not know.
         """
         handle = self._h()
         history = _ids(history, "history")
-        params, keep = _params(exclude_history, only_items, exclude_items)
+        params, keep = _params(exclude_history, only_items, excluded_items)
         k = _k(k)
         capacity = max(0, min(k, self._n_items))
         items = np.empty(capacity, dtype=np.int64)
@@ -396,7 +395,7 @@ class Model(_Handle):
             return items[:n], scores[:n], skipped.value
         return items[:n], scores[:n]
 
-    def score(self, history, candidates, user=None, *, return_counts=False):
+    def score_history(self, history, candidates, user=None, *, return_counts=False):
         """Scores (float32) of the candidate ids for a history, in the order of
         `candidates`; -inf for ids the model does not know. With return_counts,
         (scores, unknown candidates, skipped history ids)."""
@@ -412,7 +411,7 @@ class Model(_Handle):
             return scores, unknown.value, skipped.value
         return scores
 
-    def score_all(self, history, user=None, *, return_counts=False):
+    def score_all_history(self, history, user=None, *, return_counts=False):
         """The full score vector (float32, n_items, in the order of item_ids) for a
         history. With return_counts, (scores, skipped history ids)."""
         handle = self._h()
@@ -435,34 +434,32 @@ class Model(_Handle):
 class Store(_Handle):
     """User histories (sets of item ids) per user id, for one model's catalogue.
 
-    Safe for concurrent readers and writers. Create with Store.new(model),
-    Store.from_model(model) or Store.load(model, path). The store keeps its model
-    referenced and scores with it."""
+    Safe for concurrent readers and writers. ``Store(model)`` is an empty store;
+    Store.from_model(model) and Store.load(model, path) start from saved histories. The
+    store keeps its model referenced and scores with it."""
 
     _kind = "store"
     _free = staticmethod(lambda handle: _capi.ld4mrec_store_free(handle))
 
-    def __init__(self, model, handle, skipped=0):
-        """Internal: use Store.new, Store.from_model or Store.load."""
+    def __init__(self, model):
+        """An empty store for the model's catalogue (ld4mrec_store_new)."""
+        out = _capi.ld4mrec_store_p()
+        _check(_capi.ld4mrec_store_new(model._h(), byref(out)))
+        self._adopt(model, out)
+
+    def _adopt(self, model, handle, skipped=0):
         self._model = model
         self._handle = handle
         self.skipped = skipped  # item ids skipped while loading (Store.load)
 
     @classmethod
-    def _create(cls, function, model, *args):
-        out = _capi.ld4mrec_store_p()
-        _check(function(model._h(), *args, byref(out)))
-        return cls(model, out)
-
-    @classmethod
-    def new(cls, model):
-        """An empty store for the model's catalogue."""
-        return cls._create(_capi.ld4mrec_store_new, model)
-
-    @classmethod
     def from_model(cls, model):
         """A store holding the training histories of the model file (empty if none)."""
-        return cls._create(_capi.ld4mrec_store_from_model, model)
+        out = _capi.ld4mrec_store_p()
+        _check(_capi.ld4mrec_store_from_model(model._h(), byref(out)))
+        store = cls.__new__(cls)
+        store._adopt(model, out)
+        return store
 
     @classmethod
     def load(cls, model, path):
@@ -471,7 +468,9 @@ class Store(_Handle):
         out = _capi.ld4mrec_store_p()
         skipped = c_size_t()
         _check(_capi.ld4mrec_store_load(model._h(), _path(path), byref(out), byref(skipped)))
-        return cls(model, out, skipped.value)
+        store = cls.__new__(cls)
+        store._adopt(model, out, skipped.value)
+        return store
 
     # ---- life cycle
 
@@ -560,12 +559,12 @@ class Store(_Handle):
     # ---- recommending and scoring
 
     def recommend_user(self, user, k=20, exclude_history=True, only_items=None,
-                       exclude_items=None):
+                       excluded_items=None):
         """Top-k items for a user of the store, best first: (item ids int64, scores
         float32). A user absent from the store is served with an empty history; a user
         unknown to the model with the default initial embedding."""
         model = self._model
-        params, keep = _params(exclude_history, only_items, exclude_items)
+        params, keep = _params(exclude_history, only_items, excluded_items)
         k = _k(k)
         capacity = max(0, min(k, model.n_items))
         items = np.empty(capacity, dtype=np.int64)
@@ -578,13 +577,13 @@ class Store(_Handle):
         return items[:count.value], scores[:count.value]
 
     def recommend_users(self, users, k=20, exclude_history=True, only_items=None,
-                        exclude_items=None):
+                        excluded_items=None):
         """Top-k for many users in one call. Returns (items int64 (n, k'), scores float32
         (n, k'), counts int64 (n,)) with k' = min(k, n_items); row u holds counts[u] items,
         then item id -1 and score -inf."""
         model = self._model
         users = _ids(users, "users")
-        params, keep = _params(exclude_history, only_items, exclude_items)
+        params, keep = _params(exclude_history, only_items, excluded_items)
         k = _k(k)
         width = max(1, min(k, model.n_items))  # a wider row would only hold padding
         call_k = width if k >= 1 else k
