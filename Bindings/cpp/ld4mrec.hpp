@@ -390,6 +390,14 @@ public:
     explicit Store(ld4mrec_store *handle) noexcept : handle_(handle) {}
 
 private:
+    /// One of the history updates, which share a signature: returns its count.
+    using Update = int32_t (*)(ld4mrec_store *, int64_t, const int64_t *, size_t, size_t *);
+    size_t update(Update function, int64_t user, const int64_t *items, size_t n_items) {
+        size_t count = 0;
+        detail::check(function(get(), user, items, n_items, &count));
+        return count;
+    }
+
     static ld4mrec_store *create_empty(const Model &model) {
         ld4mrec_store *raw = nullptr;
         detail::check(ld4mrec_store_new(model.get(), &raw));
@@ -420,9 +428,7 @@ public:
         return add(user, items.data(), items.size());
     }
     size_t add(int64_t user, const int64_t *items, size_t n_items) {
-        size_t skipped = 0;
-        detail::check(ld4mrec_store_add(get(), user, items, n_items, &skipped));
-        return skipped;
+        return update(ld4mrec_store_add, user, items, n_items);
     }
 
     /// Removes items from a user's history; returns how many were removed. Throws Error
@@ -431,9 +437,7 @@ public:
         return remove(user, items.data(), items.size());
     }
     size_t remove(int64_t user, const int64_t *items, size_t n_items) {
-        size_t removed = 0;
-        detail::check(ld4mrec_store_remove(get(), user, items, n_items, &removed));
-        return removed;
+        return update(ld4mrec_store_remove, user, items, n_items);
     }
 
     /// Replaces a user's history (creating the user); returns the unknown ids skipped.
@@ -441,9 +445,7 @@ public:
         return replace(user, items.data(), items.size());
     }
     size_t replace(int64_t user, const int64_t *items, size_t n_items) {
-        size_t skipped = 0;
-        detail::check(ld4mrec_store_replace(get(), user, items, n_items, &skipped));
-        return skipped;
+        return update(ld4mrec_store_replace, user, items, n_items);
     }
 
     /// Deletes a user; returns whether the user was there.

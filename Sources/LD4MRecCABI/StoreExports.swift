@@ -47,30 +47,29 @@ public func ld4mrec_store_free(_ store: OpaquePointer!) {
 @c @implementation
 public func ld4mrec_store_add(_ store: OpaquePointer!, _ userID: Int64, _ items: UnsafePointer<Int64>!, _ nItems: Int,
                               _ outSkipped: UnsafeMutablePointer<Int>!) -> Int32 {
-    guarded {
-        let store = try LD4MRecCABI.store(store)
-        let skipped = store.add(user: userID, items: try array(items, nItems, "items"))
-        outSkipped?.pointee = skipped
-    }
+    update(store, items, nItems, outSkipped) { $0.add(user: userID, items: $1) }
 }
 
 @c @implementation
 public func ld4mrec_store_remove(_ store: OpaquePointer!, _ userID: Int64, _ items: UnsafePointer<Int64>!, _ nItems: Int,
                                  _ outRemoved: UnsafeMutablePointer<Int>!) -> Int32 {
-    guarded {
-        let store = try LD4MRecCABI.store(store)
-        let removed = try store.remove(user: userID, items: try array(items, nItems, "items"))
-        outRemoved?.pointee = removed
-    }
+    update(store, items, nItems, outRemoved) { try $0.remove(user: userID, items: $1) }
 }
 
 @c @implementation
 public func ld4mrec_store_replace(_ store: OpaquePointer!, _ userID: Int64, _ items: UnsafePointer<Int64>!, _ nItems: Int,
                                   _ outSkipped: UnsafeMutablePointer<Int>!) -> Int32 {
+    update(store, items, nItems, outSkipped) { $0.replace(user: userID, items: $1) }
+}
+
+/// A history update from a C array of item ids; `out` (may be NULL) receives the count
+/// the update returns.
+private func update(_ store: OpaquePointer?, _ items: UnsafePointer<Int64>?, _ count: Int, _ out: UnsafeMutablePointer<Int>?,
+                    _ body: (HistoryStore, [Int64]) throws -> Int) -> Int32 {
     guarded {
         let store = try LD4MRecCABI.store(store)
-        let skipped = store.replace(user: userID, items: try array(items, nItems, "items"))
-        outSkipped?.pointee = skipped
+        let result = try body(store, try array(items, count, "items"))
+        out?.pointee = result
     }
 }
 

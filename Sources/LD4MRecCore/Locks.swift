@@ -2,26 +2,9 @@
 import Glibc
 #endif
 
-/// A pthread mutex. (Synchronization.Mutex works too, but its futex path is invisible to
-/// ThreadSanitizer, which then reports false races.)
-package final class Lock: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-
-    package init() { pthread_mutex_init(mutex, nil) }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    package func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
-}
-
-/// A pthread reader-writer lock: many concurrent readers or one writer.
+/// A pthread reader-writer lock: many concurrent readers or one writer. (Not
+/// Synchronization.Mutex: its futex path is invisible to ThreadSanitizer, which then
+/// reports false races.)
 package final class ReadWriteLock: @unchecked Sendable {
     private let rwlock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
 

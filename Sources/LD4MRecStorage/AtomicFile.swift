@@ -45,8 +45,8 @@ package enum AtomicFile {
     }
 
     private final class Counter: @unchecked Sendable {
-        private let lock = Lock()
+        private let lock = ReadWriteLock()
         private var value = 0
-        func next() -> Int { lock.withLock { value += 1; return value } }
+        func next() -> Int { lock.withWriteLock { value += 1; return value } }
     }
 }

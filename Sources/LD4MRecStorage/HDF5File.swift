@@ -11,10 +11,10 @@ final class HDF5File {
     let path: String
     private var id: hid_t
 
-    private static let lock = Lock()
+    private static let lock = ReadWriteLock()
     /// Runs `body` holding the libhdf5 lock. All uses of `HDF5File` happen inside it.
     static func serialized<T>(_ body: () throws -> T) rethrows -> T {
-        try lock.withLock {
+        try lock.withWriteLock {
             // Errors come back as return codes and become LD4MRecErrors: don't let libhdf5
             // print its error stacks into the host's stderr. A thread-safe libhdf5 keeps
             // this setting per thread, so it is set on every entry.

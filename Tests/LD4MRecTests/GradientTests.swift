@@ -1,7 +1,5 @@
 import Testing
 @testable import LD4MRecCore
-@testable import LD4MRecServing
-@testable import LD4MRecStorage
 @testable import LD4MRecTraining
 
 /// Backward passes against central finite differences on tiny models.

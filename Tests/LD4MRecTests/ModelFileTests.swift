@@ -1,8 +1,6 @@
 import Testing
 @testable import LD4MRecCore
-@testable import LD4MRecServing
 @testable import LD4MRecStorage
-@testable import LD4MRecTraining
 
 @Suite struct ModelFileTests {
     @Test func roundTripKeepsEveryTable() throws {

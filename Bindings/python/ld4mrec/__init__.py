@@ -489,31 +489,26 @@ class Store(_Handle):
 
     # ---- updates
 
+    def _update(self, function, user, items):
+        """One of the history updates, which share a signature: returns its count."""
+        items = _ids(items, "items")
+        count = c_size_t()
+        _check(function(self._h(), _int64(user), _int64_p(items), items.size, byref(count)))
+        return count.value
+
     def add(self, user, items):
         """Adds items to a user's history (creating the user). Returns the number of
         item ids skipped because the model does not know them."""
-        items = _ids(items, "items")
-        skipped = c_size_t()
-        _check(_capi.ld4mrec_store_add(self._h(), _int64(user), _int64_p(items), items.size,
-                                       byref(skipped)))
-        return skipped.value
+        return self._update(_capi.ld4mrec_store_add, user, items)
 
     def remove(self, user, items):
         """Removes items from a user's history; returns how many were removed. Raises
         UnknownUserError for a user the store does not hold."""
-        items = _ids(items, "items")
-        removed = c_size_t()
-        _check(_capi.ld4mrec_store_remove(self._h(), _int64(user), _int64_p(items), items.size,
-                                          byref(removed)))
-        return removed.value
+        return self._update(_capi.ld4mrec_store_remove, user, items)
 
     def replace(self, user, items):
         """Replaces a user's history (creating the user); returns the skipped count."""
-        items = _ids(items, "items")
-        skipped = c_size_t()
-        _check(_capi.ld4mrec_store_replace(self._h(), _int64(user), _int64_p(items), items.size,
-                                           byref(skipped)))
-        return skipped.value
+        return self._update(_capi.ld4mrec_store_replace, user, items)
 
     def clear_user(self, user):
         """Deletes a user and their history; returns whether the user was there."""
