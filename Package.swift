@@ -29,7 +29,9 @@ let package = Package(
     ],
     targets: [
         // The layers.
-        .target(name: "LD4MRecCore", dependencies: ["CLD4MRecBLAS", "CLD4MRec"]),
+        .target(name: "LD4MRecCore", dependencies: ["CLD4MRecBLAS", "CLD4MRecKernels", "CLD4MRec"]),
+        // The library's own C: machine queries and reduced-precision kernels.
+        .target(name: "CLD4MRecKernels"),
         .target(name: "LD4MRecStorage", dependencies: ["LD4MRecCore", "CLD4MRecHDF5"]),
         .target(name: "LD4MRecServing", dependencies: ["LD4MRecCore", "LD4MRecStorage"]),
         .target(name: "LD4MRecTraining", dependencies: ["LD4MRecCore", "LD4MRecServing", "CLD4MRecBLAS"]),

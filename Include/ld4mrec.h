@@ -53,11 +53,11 @@ extern "C" {
 /* ---------------------------------------------------------------------------------- */
 
 #define LD4MREC_VERSION_MAJOR 0
-#define LD4MREC_VERSION_MINOR 1
+#define LD4MREC_VERSION_MINOR 2
 #define LD4MREC_VERSION_PATCH 0
 #define LD4MREC_VERSION_NUMBER \
     (LD4MREC_VERSION_MAJOR * 10000 + LD4MREC_VERSION_MINOR * 100 + LD4MREC_VERSION_PATCH)
-#define LD4MREC_VERSION_STRING "0.1.0"
+#define LD4MREC_VERSION_STRING "0.2.0"
 
 /* The ABI version; also the SONAME suffix (libld4mrec.so.1). Bumped only by a change
  * that breaks existing callers; new functions and appended struct fields do not. */
@@ -67,7 +67,7 @@ extern "C" {
  * Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_version_number(void);
 
-/* The library's version as static text, e.g. "0.1.0". Thread-safe. Since 0.1.0. */
+/* The library's version as static text, e.g. "0.2.0". Thread-safe. Since 0.1.0. */
 LD4MREC_API const char *ld4mrec_version_string(void);
 
 /* The library's LD4MREC_ABI_VERSION. Thread-safe. Since 0.1.0. */
@@ -98,6 +98,23 @@ LD4MREC_API const char *ld4mrec_status_string(int32_t status);
  * Owned by the library; valid until the next failing call on the same thread. Each thread
  * has its own message. Thread-safe. Since 0.1.0. */
 LD4MREC_API const char *ld4mrec_last_error(void);
+
+/* ---------------------------------------------------------------------------------- */
+/* Threads                                                                              */
+/* ---------------------------------------------------------------------------------- */
+
+/* Sets how many threads a call may use when its params leave n_threads at 0: n >= 1, or
+ * 0 for one per core (the initial setting, right for batches and notebooks). A server
+ * that calls the library from many threads at once should set 1 (or pass n_threads = 1),
+ * so that concurrent requests do not compete for the cores; a call never starts more
+ * threads than the library's pool (one per core). The library runs OpenBLAS's kernels
+ * on its own threads and sets OpenBLAS to one thread when it is first used.
+ * Returns LD4MREC_OK or _INVALID_ARGUMENT (n < 0). Thread-safe. Since 0.2.0. */
+LD4MREC_API int32_t ld4mrec_set_num_threads(int32_t n);
+
+/* The default thread count of calls (0 resolved to the number of cores). Thread-safe.
+ * Since 0.2.0. */
+LD4MREC_API int32_t ld4mrec_get_num_threads(void);
 
 /* ---------------------------------------------------------------------------------- */
 /* Model                                                                                */
@@ -253,16 +270,22 @@ LD4MREC_API int32_t ld4mrec_store_user_ids(const ld4mrec_store *store, int64_t *
 /* ---------------------------------------------------------------------------------- */
 
 /* Options of the top-K functions. Get defaults from ld4mrec_recommend_params_default();
- * pass NULL for the defaults. Fields may be appended in later versions: struct_size
- * tells the library which ones the caller knows. */
+ * pass NULL for the defaults. Fields are appended in later versions, never changed:
+ * struct_size tells the library which ones the caller knows, and the library reads only
+ * the fields that struct_size covers (a caller compiled against 0.1.0 keeps working; the
+ * fields it does not know take their defaults). */
 typedef struct ld4mrec_recommend_params {
-    size_t struct_size;            /* sizeof(ld4mrec_recommend_params), at least 0.1.0's */
+    size_t struct_size;            /* sizeof(ld4mrec_recommend_params) as the caller
+                                      compiled it; at least 0.1.0's (up to n_excluded_items) */
     bool exclude_history;          /* leave the history's items out (default true) */
     const int64_t *only_items;     /* if not NULL: recommend only among these item ids
                                       (non-NULL with n_only_items 0: no candidates) */
     size_t n_only_items;
     const int64_t *excluded_items; /* if not NULL: never recommend these item ids */
     size_t n_excluded_items;
+    /* Since 0.2.0. */
+    int32_t n_threads;             /* threads the call may use; 0 (default): the
+                                      library's default, see ld4mrec_set_num_threads */
 } ld4mrec_recommend_params;
 
 /* The default options (exclude the history, no item restriction). Thread-safe.

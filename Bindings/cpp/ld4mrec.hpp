@@ -94,6 +94,13 @@ inline bool version_matches() noexcept {
            ld4mrec_abi_version() == LD4MREC_ABI_VERSION;
 }
 
+/// Sets how many threads a call may use by default: n >= 1, or 0 for one per core (the
+/// initial setting). A server calling from many threads should set 1.
+inline void set_num_threads(int32_t n) { detail::check(ld4mrec_set_num_threads(n)); }
+
+/// The default thread count of calls (0 resolved to the number of cores).
+inline int32_t get_num_threads() noexcept { return ld4mrec_get_num_threads(); }
+
 /// Throws Error (LD4MREC_ERR_UNSUPPORTED_VERSION) if the loaded library is not the
 /// version of this header (a stale libld4mrec.so found at run time). Model's
 /// constructor calls it.
@@ -131,6 +138,8 @@ struct RecommendOptions {
     std::optional<std::vector<int64_t>> only_items;
     /// Never recommend these item ids.
     std::vector<int64_t> excluded_items;
+    /// Threads the call may use; 0: the library's default (set_num_threads).
+    int32_t n_threads = 0;
 
     /// The C struct; it points into this object, so it is valid while this lives
     /// unchanged.
@@ -147,6 +156,7 @@ struct RecommendOptions {
             params.excluded_items = excluded_items.data();
             params.n_excluded_items = excluded_items.size();
         }
+        params.n_threads = n_threads;
         return params;
     }
 };

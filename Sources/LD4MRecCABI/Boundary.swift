@@ -77,6 +77,37 @@ func requireCapacity(_ capacity: Int, _ needed: Int, _ countOut: UnsafeMutablePo
     }
 }
 
+/// A parameter struct as the caller compiled it: struct_size says how much of it exists,
+/// since fields are appended in later versions. Reads the fields `fieldEnds` (each
+/// field's end offset, in order) that struct_size covers; the others keep `defaults`.
+/// Sizes below `minimumSize` (the first version's struct) are refused.
+func readPrefix<T>(_ pointer: UnsafePointer<T>, defaults: T, fieldEnds: [Int], minimumSize: Int, name: String) throws -> T {
+    // Read struct_size alone first: the caller's struct may be shorter than ours.
+    let size = UnsafeRawPointer(pointer).load(as: Int.self)
+    guard size >= minimumSize else {
+        throw invalid("\(name)->struct_size is \(size), below the \(minimumSize) bytes of the oldest version of the struct; set it to sizeof(\(T.self))")
+    }
+    let covered = fieldEnds.last { $0 <= size } ?? 0
+    var result = defaults
+    withUnsafeMutableBytes(of: &result) { $0.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: covered)) }
+    return result
+}
+
+/// Writes an output struct into a caller's struct of `struct_size` bytes: only the
+/// fields it covers (their end offsets in `fieldEnds`), struct_size itself left as given.
+func writePrefix<T>(_ value: T, to pointer: UnsafeMutablePointer<T>, fieldEnds: [Int], minimumSize: Int, name: String) throws {
+    let size = UnsafeRawPointer(pointer).load(as: Int.self)
+    guard size >= minimumSize else {
+        throw invalid("\(name)->struct_size is \(size), below the \(minimumSize) bytes of the oldest version of the struct; set it to sizeof(\(T.self))")
+    }
+    let covered = fieldEnds.last { $0 <= size } ?? 0
+    withUnsafeBytes(of: value) { bytes in
+        let skip = MemoryLayout<Int>.size  // struct_size, first
+        UnsafeMutableRawPointer(pointer).advanced(by: skip)
+            .copyMemory(from: bytes.baseAddress! + skip, byteCount: max(0, covered - skip))
+    }
+}
+
 func validK(_ k: Int32) throws -> Int {
     guard k >= 1 else { throw invalid("k must be at least 1, got \(k)") }
     return Int(k)

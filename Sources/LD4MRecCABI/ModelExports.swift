@@ -38,6 +38,14 @@ public func ld4mrec_status_string(_ status: Int32) -> UnsafePointer<CChar>! {
 public func ld4mrec_last_error() -> UnsafePointer<CChar>! { lastError() }
 
 @c @implementation
+public func ld4mrec_set_num_threads(_ n: Int32) -> Int32 {
+    guarded { try Threads.setDefault(Int(n)) }
+}
+
+@c @implementation
+public func ld4mrec_get_num_threads() -> Int32 { Int32(Threads.defaultCount) }
+
+@c @implementation
 public func ld4mrec_model_load(_ path: UnsafePointer<CChar>!, _ outModel: UnsafeMutablePointer<OpaquePointer?>!) -> Int32 {
     guarded {
         let path = try LD4MRecCABI.path(path)
@@ -57,12 +65,8 @@ public func ld4mrec_model_get_info(_ model: OpaquePointer!, _ outInfo: UnsafeMut
     guarded {
         let model = try LD4MRecCABI.model(model)
         let out = try required(outInfo, "out_info")
-        let size = out.pointee.struct_size
-        guard size >= MemoryLayout<ld4mrec_model_info>.size else {
-            throw invalid("out_info->struct_size is \(size), expected sizeof(ld4mrec_model_info) = \(MemoryLayout<ld4mrec_model_info>.size)")
-        }
         let h = model.hyperparameters
-        out.pointee = ld4mrec_model_info(
+        let info = ld4mrec_model_info(
             struct_size: MemoryLayout<ld4mrec_model_info>.size,
             format_version: Int32(ModelFile.formatVersion),
             n_items: Int64(model.itemCount),
@@ -75,8 +79,18 @@ public func ld4mrec_model_get_info(_ model: OpaquePointer!, _ outInfo: UnsafeMut
             n_blocks: Int32(h.blocks),
             film_hidden_size: Int32(h.filmHiddenSize),
             n_modalities: Int32(model.modalityNames.count))
+        try writePrefix(info, to: out, fieldEnds: infoFieldEnds, minimumSize: MemoryLayout<ld4mrec_model_info>.size, name: "out_info")
     }
 }
+
+/// The end offset of each field of ld4mrec_model_info, in order (all of them 0.1.0's).
+private let infoFieldEnds: [Int] = {
+    typealias I = ld4mrec_model_info
+    func end<V>(_ path: KeyPath<I, V>) -> Int { (MemoryLayout<I>.offset(of: path) ?? 0) + MemoryLayout<V>.size }
+    return [end(\.struct_size), end(\.format_version), end(\.n_items), end(\.n_users), end(\.n_history_users),
+            end(\.hidden_size), end(\.svd_rank), end(\.step_embedding_size), end(\.n_steps), end(\.n_blocks),
+            end(\.film_hidden_size), end(\.n_modalities)]
+}()
 
 @c @implementation
 public func ld4mrec_model_n_items(_ model: OpaquePointer!) -> Int {

@@ -7,21 +7,28 @@ import LD4MRecServing
 @c @implementation
 public func ld4mrec_recommend_params_default() -> ld4mrec_recommend_params {
     ld4mrec_recommend_params(struct_size: MemoryLayout<ld4mrec_recommend_params>.size, exclude_history: true,
-                             only_items: nil, n_only_items: 0, excluded_items: nil, n_excluded_items: 0)
+                             only_items: nil, n_only_items: 0, excluded_items: nil, n_excluded_items: 0, n_threads: 0)
 }
+
+/// The end offset of each field of ld4mrec_recommend_params, in order; 0.1.0's struct
+/// ends at n_excluded_items.
+private let paramsFieldEnds: [Int] = {
+    typealias P = ld4mrec_recommend_params
+    func end<V>(_ path: KeyPath<P, V>) -> Int { (MemoryLayout<P>.offset(of: path) ?? 0) + MemoryLayout<V>.size }
+    return [end(\.struct_size), end(\.exclude_history), end(\.only_items), end(\.n_only_items), end(\.excluded_items),
+            end(\.n_excluded_items), end(\.n_threads)]
+}()
 
 private func options(_ params: UnsafePointer<ld4mrec_recommend_params>?) throws -> RecommendOptions {
     guard let params else { return RecommendOptions() }
-    // Read struct_size alone first: a caller's struct may be shorter than ours.
-    let size = UnsafeRawPointer(params).load(as: Int.self)
-    guard size >= MemoryLayout<ld4mrec_recommend_params>.size else {
-        throw invalid("params->struct_size is \(size), expected sizeof(ld4mrec_recommend_params) = \(MemoryLayout<ld4mrec_recommend_params>.size); start from ld4mrec_recommend_params_default()")
-    }
-    let p = params.pointee
+    let p = try readPrefix(params, defaults: ld4mrec_recommend_params_default(), fieldEnds: paramsFieldEnds,
+                           minimumSize: paramsFieldEnds[5], name: "params")
+    guard p.n_threads >= 0 else { throw invalid("params->n_threads must be 0 (the default) or more, got \(p.n_threads)") }
     return RecommendOptions(
         excludeHistory: p.exclude_history,
         onlyItems: p.only_items == nil && p.n_only_items == 0 ? nil : try array(p.only_items, p.n_only_items, "params->only_items"),
-        excludedItems: try array(p.excluded_items, p.n_excluded_items, "params->excluded_items"))
+        excludedItems: try array(p.excluded_items, p.n_excluded_items, "params->excluded_items"),
+        threads: Int(p.n_threads))
 }
 
 private func historyQuery(_ model: Model, _ history: UnsafePointer<Int64>?, _ count: Int,

@@ -19,11 +19,14 @@ public struct RecommendOptions: Sendable {
     public var onlyItems: [Int64]?
     /// Never recommend these item ids.
     public var excludedItems: [Int64] = []
+    /// Threads the call may use; 0: the process default (`Threads`).
+    public var threads = 0
 
-    public init(excludeHistory: Bool = true, onlyItems: [Int64]? = nil, excludedItems: [Int64] = []) {
+    public init(excludeHistory: Bool = true, onlyItems: [Int64]? = nil, excludedItems: [Int64] = [], threads: Int = 0) {
         self.excludeHistory = excludeHistory
         self.onlyItems = onlyItems
         self.excludedItems = excludedItems
+        self.threads = threads
     }
 }
 

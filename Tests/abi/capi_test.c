@@ -953,7 +953,9 @@ static void test_params(void) {
     CHECK(count == count_default && memcmp(top, top_default, sizeof top) == 0 &&
           memcmp(scores, scores_default, sizeof scores) == 0);
 
-    const size_t sizes[] = {0, 1, sizeof(size_t), sizeof params - 1};
+    /* Smaller than the 0.1.0 struct (which ends at n_excluded_items): refused. */
+    const size_t v010 = offsetof(ld4mrec_recommend_params, n_excluded_items) + sizeof(size_t);
+    const size_t sizes[] = {0, 1, sizeof(size_t), v010 - 1};
     for (size_t j = 0; j < sizeof sizes / sizeof sizes[0]; j++) {
         params = ld4mrec_recommend_params_default();
         params.struct_size = sizes[j];
@@ -966,6 +968,16 @@ static void test_params(void) {
                                               10, NULL));
         CHECK(count == 99);
     }
+    /* A caller compiled against 0.1.0: its struct ends before n_threads, which the
+     * library must not read (here it holds garbage). */
+    params = ld4mrec_recommend_params_default();
+    params.struct_size = v010;
+    params.n_threads = -12345;
+    CHECK_OK(ld4mrec_recommend_user(model, store, users[2], 10, &params, top, scores, 10, &count));
+    CHECK(count == count_default && memcmp(top, top_default, sizeof top) == 0);
+    params.struct_size = sizeof params;
+    CHECK_INVALID(ld4mrec_recommend_user(model, store, users[2], 10, &params, top, scores, 10, &count));
+    CHECK(strstr(ld4mrec_last_error(), "n_threads") != NULL);
     /* Item lists given as NULL with a count. */
     params = ld4mrec_recommend_params_default();
     params.n_only_items = 3;

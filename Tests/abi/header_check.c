@@ -21,6 +21,8 @@ struct function_table {
     int32_t (*abi_version)(void);
     const char *(*status_string)(int32_t);
     const char *(*last_error)(void);
+    int32_t (*set_num_threads)(int32_t);
+    int32_t (*get_num_threads)(void);
     int32_t (*model_load)(const char *, ld4mrec_model **);
     void (*model_free)(ld4mrec_model *);
     int32_t (*model_get_info)(const ld4mrec_model *, ld4mrec_model_info *);
@@ -61,7 +63,7 @@ struct function_table {
 
 /* Keep in step with the header: Tests/abi/run.sh compares this count with the number of
  * LD4MREC_API declarations. */
-#define N_FUNCTIONS 31
+#define N_FUNCTIONS 33
 
 static const struct function_table functions = {
     ld4mrec_version_number,
@@ -69,6 +71,8 @@ static const struct function_table functions = {
     ld4mrec_abi_version,
     ld4mrec_status_string,
     ld4mrec_last_error,
+    ld4mrec_set_num_threads,
+    ld4mrec_get_num_threads,
     ld4mrec_model_load,
     ld4mrec_model_free,
     ld4mrec_model_get_info,

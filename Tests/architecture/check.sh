@@ -14,7 +14,7 @@ fail() { echo "FAIL $1"; failed=$((failed + 1)); }
 
 # target: the modules it may import (besides Glibc).
 declare -A allowed=(
-    [LD4MRecCore]="CLD4MRecBLAS CLD4MRec"
+    [LD4MRecCore]="CLD4MRecBLAS CLD4MRecKernels CLD4MRec Synchronization"
     [LD4MRecStorage]="LD4MRecCore CLD4MRecHDF5"
     [LD4MRecServing]="LD4MRecCore LD4MRecStorage"
     [LD4MRecTraining]="LD4MRecCore LD4MRecServing CLD4MRecBLAS"

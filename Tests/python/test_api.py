@@ -16,10 +16,34 @@ from ld4mrec import _capi  # noqa: E402
 # ---- loader and versions ------------------------------------------------------------
 
 
+def header_macros():
+    """The integer and string macros of Include/ld4mrec.h."""
+    import re
+
+    text = (support.ROOT / "Include" / "ld4mrec.h").read_text()
+    return {name: value.strip('"') for name, value in re.findall(r"#define (LD4MREC_\w+) (\d+|\"[^\"]*\")", text)}
+
+
 def test_versions_match_the_header():
-    assert ld4mrec.version() == _capi.LD4MREC_VERSION_STRING == "0.1.0"
-    assert ld4mrec.version_number() == _capi.LD4MREC_VERSION_NUMBER == 100
-    assert ld4mrec.abi_version() == _capi.LD4MREC_ABI_VERSION == 1
+    macros = header_macros()
+    major, minor, patch = (int(macros[f"LD4MREC_VERSION_{part}"]) for part in ("MAJOR", "MINOR", "PATCH"))
+    assert ld4mrec.version() == _capi.LD4MREC_VERSION_STRING == macros["LD4MREC_VERSION_STRING"] == f"{major}.{minor}.{patch}"
+    assert ld4mrec.version_number() == _capi.LD4MREC_VERSION_NUMBER == major * 10000 + minor * 100 + patch
+    assert ld4mrec.abi_version() == _capi.LD4MREC_ABI_VERSION == int(macros["LD4MREC_ABI_VERSION"])
+
+
+def test_thread_setting():
+    cores = ld4mrec.get_num_threads()
+    assert cores >= 1
+    try:
+        ld4mrec.set_num_threads(1)
+        assert ld4mrec.get_num_threads() == 1
+        with pytest.raises(ld4mrec.InvalidArgumentError, match="number of threads"):
+            ld4mrec.set_num_threads(-1)
+        assert ld4mrec.get_num_threads() == 1
+    finally:
+        ld4mrec.set_num_threads(0)
+    assert ld4mrec.get_num_threads() == cores
 
 
 def test_status_strings():
@@ -37,15 +61,18 @@ def _stub_library(abi, number):
                                  ld4mrec_version_number=lambda: number)
 
 
+CURRENT = _capi.LD4MREC_VERSION_NUMBER  # 0.2.0 is 200
+
+
 def test_check_version_accepts_the_same_or_a_newer_minor():
-    _capi.check_version(_stub_library(1, 100))
-    _capi.check_version(_stub_library(1, 205))
+    _capi.check_version(_stub_library(1, CURRENT))
+    _capi.check_version(_stub_library(1, CURRENT + 105))
 
 
 @pytest.mark.parametrize("abi, number, words", [
-    (2, 100, "ABI version 2"),
-    (0, 100, "ABI version 0"),
-    (1, 99, "version 0.0.99"),
+    (2, CURRENT, "ABI version 2"),
+    (0, CURRENT, "ABI version 0"),
+    (1, CURRENT - 100, "is version 0.1.0"),  # an older minor lacks what the binding declares
     (1, 10100, "version 1.1.0"),
 ])
 def test_check_version_refuses_mismatches(abi, number, words):

@@ -36,6 +36,7 @@ __all__ = [
     "InvalidFileError", "UnsupportedVersionError", "UnknownUserError", "OutOfMemoryError",
     "InternalError",
     "version", "version_number", "abi_version", "status_string", "library_path",
+    "set_num_threads", "get_num_threads",
 ]
 
 library_path = _capi.library_path
@@ -160,6 +161,17 @@ def abi_version():
     return _capi.ld4mrec_abi_version()
 
 
+def set_num_threads(n):
+    """Sets how many threads a call may use by default: n >= 1, or 0 for one per core
+    (the initial setting). Many Python threads calling at once: set 1."""
+    _check(_capi.ld4mrec_set_num_threads(_int32(n, "n")))
+
+
+def get_num_threads():
+    """The default thread count of calls (0 resolved to the number of cores)."""
+    return _capi.ld4mrec_get_num_threads()
+
+
 def status_string(status):
     """Static text naming a status code."""
     return _text(_capi.ld4mrec_status_string(status))
@@ -214,6 +226,14 @@ def _user_p(user):
     return _NULL_INT64 if user is None else byref(c_int64(_int64(user)))
 
 
+def _int32(value, name):
+    """A value as int32_t; ctypes would silently wrap larger values around."""
+    value = int(value)
+    if not _INT32_MIN <= value <= _INT32_MAX:
+        raise OverflowError(f"{name} {value} does not fit in int32")
+    return value
+
+
 def _k(k):
     """k as int32_t. A larger k means the same as INT32_MAX (the library returns at most
     every candidate); below INT32_MIN the library rejects it as it does any k < 1."""
@@ -221,10 +241,11 @@ def _k(k):
     return min(max(k, _INT32_MIN), _INT32_MAX)
 
 
-def _params(exclude_history, only_items, excluded_items):
+def _params(exclude_history, only_items, excluded_items, n_threads=0):
     """(params, arrays to keep alive during the call)."""
     params = _capi.ld4mrec_recommend_params_default()
     params.exclude_history = bool(exclude_history)
+    params.n_threads = _int32(n_threads, "n_threads")
     keep = []
     if only_items is not None:
         only = _ids(only_items, "only_items")
@@ -368,18 +389,19 @@ class Model(_Handle):
     # ---- stateless requests: a history given by the caller
 
     def recommend_history(self, history, k=20, user=None, exclude_history=True, only_items=None,
-                          excluded_items=None, *, return_counts=False):
+                          excluded_items=None, *, n_threads=0, return_counts=False):
         """Top-k items for a history (item ids), best first.
 
         user: a user id, to use their learned initial embedding (None or an id unknown to
         the model: the default embedding). exclude_history: leave the history's items out.
         only_items: recommend only among these ids. excluded_items: never recommend these.
+        n_threads: threads the call may use (0: the default, see set_num_threads).
         Returns (item ids int64, scores float32), at most k long; with return_counts,
         (items, scores, skipped) where skipped counts history ids the model does not know.
         """
         handle = self._h()
         history = _ids(history, "history")
-        params, keep = _params(exclude_history, only_items, excluded_items)
+        params, keep = _params(exclude_history, only_items, excluded_items, n_threads)
         k = _k(k)
         capacity = max(0, min(k, self._n_items))
         items = np.empty(capacity, dtype=np.int64)
@@ -554,12 +576,12 @@ class Store(_Handle):
     # ---- recommending and scoring
 
     def recommend_user(self, user, k=20, exclude_history=True, only_items=None,
-                       excluded_items=None):
+                       excluded_items=None, *, n_threads=0):
         """Top-k items for a user of the store, best first: (item ids int64, scores
         float32). A user absent from the store is served with an empty history; a user
         unknown to the model with the default initial embedding."""
         model = self._model
-        params, keep = _params(exclude_history, only_items, excluded_items)
+        params, keep = _params(exclude_history, only_items, excluded_items, n_threads)
         k = _k(k)
         capacity = max(0, min(k, model.n_items))
         items = np.empty(capacity, dtype=np.int64)
@@ -572,13 +594,13 @@ class Store(_Handle):
         return items[:count.value], scores[:count.value]
 
     def recommend_users(self, users, k=20, exclude_history=True, only_items=None,
-                        excluded_items=None):
+                        excluded_items=None, *, n_threads=0):
         """Top-k for many users in one call. Returns (items int64 (n, k'), scores float32
         (n, k'), counts int64 (n,)) with k' = min(k, n_items); row u holds counts[u] items,
         then item id -1 and score -inf."""
         model = self._model
         users = _ids(users, "users")
-        params, keep = _params(exclude_history, only_items, excluded_items)
+        params, keep = _params(exclude_history, only_items, excluded_items, n_threads)
         k = _k(k)
         width = max(1, min(k, model.n_items))  # a wider row would only hold padding
         call_k = width if k >= 1 else k

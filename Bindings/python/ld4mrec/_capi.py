@@ -37,7 +37,7 @@ _LIBRARY_NAME = "libld4mrec.so"
 # ------------------------------------------------------------------------------------
 
 LD4MREC_VERSION_MAJOR = 0
-LD4MREC_VERSION_MINOR = 1
+LD4MREC_VERSION_MINOR = 2
 LD4MREC_VERSION_PATCH = 0
 LD4MREC_VERSION_NUMBER = (LD4MREC_VERSION_MAJOR * 10000 + LD4MREC_VERSION_MINOR * 100
                           + LD4MREC_VERSION_PATCH)
@@ -106,6 +106,7 @@ class ld4mrec_recommend_params(ctypes.Structure):
         ("n_only_items", c_size_t),
         ("excluded_items", int64_p),
         ("n_excluded_items", c_size_t),
+        ("n_threads", c_int32),  # since 0.2.0
     ]
 
 
@@ -189,6 +190,14 @@ _declare(lib, "ld4mrec_status_string", c_char_p, [c_int32])
 
 # const char *ld4mrec_last_error(void);
 _declare(lib, "ld4mrec_last_error", c_char_p, [])
+
+# ---- Threads ------------------------------------------------------------------------
+
+# int32_t ld4mrec_set_num_threads(int32_t n);
+_declare(lib, "ld4mrec_set_num_threads", c_int32, [c_int32])
+
+# int32_t ld4mrec_get_num_threads(void);
+_declare(lib, "ld4mrec_get_num_threads", c_int32, [])
 
 # ---- Model --------------------------------------------------------------------------
 
