@@ -4,7 +4,7 @@
 #include <sched.h>
 #include <unistd.h>
 
-int ld4mrec_available_cores(void) {
+int ld4mrk_available_cores(void) {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0) {
         const int count = CPU_COUNT(&set);

@@ -1,11 +1,19 @@
 import CLD4MRecBLAS
 
-/// The dense kernels, all in CBLAS (row-major).
+/// The dense kernels, all in CBLAS (row-major). OpenBLAS runs single-threaded: the
+/// library parallelises its own work (`ThreadPool`), so that a call uses exactly the
+/// threads it was given and concurrent calls do not compete inside OpenBLAS.
 package enum BLAS {
+    private static let singleThreaded: Void = openblas_set_num_threads(1)
+
+    /// Call before the first BLAS call of a thread pool member or request.
+    @inline(__always) package static func prepare() { _ = singleThreaded }
+
     /// `C = alpha * A B^T + beta * C` with A (m x k), B (n x k), C (m x n).
     package static func gemmABt(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                                 m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0) {
         guard m > 0, n > 0 else { return }
+        prepare()
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k),
                     alpha, a, blasint(k), b, blasint(k), beta, c, blasint(n))
     }
@@ -14,6 +22,7 @@ package enum BLAS {
     package static func gemmAB(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                                m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0) {
         guard m > 0, n > 0 else { return }
+        prepare()
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
                     alpha, a, blasint(k), b, blasint(n), beta, c, blasint(n))
     }
@@ -22,12 +31,32 @@ package enum BLAS {
     package static func gemmAtB(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                                 m: Int, n: Int, k: Int, alpha: Float = 1, beta: Float = 0) {
         guard m > 0, n > 0 else { return }
+        prepare()
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
                     alpha, a, blasint(m), b, blasint(n), beta, c, blasint(n))
     }
 
+    /// `y = alpha * A x + beta * y` with A (m x n, leading dimension lda).
+    package static func gemv(_ a: UnsafePointer<Float>, lda: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                             m: Int, n: Int, alpha: Float = 1, beta: Float = 0) {
+        guard m > 0 else { return }
+        prepare()
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(m), blasint(n), alpha, a, blasint(lda), x, 1, beta, y, 1)
+    }
+
+    /// `C = alpha * A B^T + beta * C` with explicit leading dimensions.
+    package static func gemmABt(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                                _ c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int,
+                                alpha: Float = 1, beta: Float = 0) {
+        guard m > 0, n > 0 else { return }
+        prepare()
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(n), blasint(k),
+                    alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
     package static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
-        cblas_sdot(blasint(count), x, 1, y, 1)
+        prepare()
+        return cblas_sdot(blasint(count), x, 1, y, 1)
     }
 
     /// `x *= alpha`
