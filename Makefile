@@ -6,7 +6,8 @@
 #   make install    into PREFIX (default /usr/local), staged under DESTDIR if given:
 #                   bin/ld4mrec, lib/libld4mrec.so.1 (+ .so link), include/ld4mrec.h and
 #                   ld4mrec.hpp, lib/pkgconfig/ld4mrec.pc, lib/cmake/ld4mrec/ (CMake package)
-#   make uninstall  the same PREFIX and DESTDIR: removes those files, and the folders left empty
+#   make uninstall  the same PREFIX and DESTDIR: removes those files, and the folders that
+#                   install created
 #   make test       Swift tests, C ABI checks, examples, Python tests, install and consumer tests
 #   make deps       the Debian packages the build needs (scripts/deps.sh: apt-get as root,
 #                   otherwise the command to run); demo, build and test check them first
@@ -37,8 +38,10 @@ DEST = $(DESTDIR)$(PREFIX)
 INSTALLED_FILES := bin/ld4mrec lib/libld4mrec.so.$(ABI_VERSION) lib/libld4mrec.so \
 	include/ld4mrec.h include/ld4mrec.hpp lib/pkgconfig/ld4mrec.pc \
 	lib/cmake/ld4mrec/ld4mrecConfig.cmake lib/cmake/ld4mrec/ld4mrecConfigVersion.cmake
-# The folders install may create, deepest first: uninstall removes those left empty.
-INSTALLED_DIRS := lib/cmake/ld4mrec lib/cmake lib/pkgconfig lib include bin
+# The folders install needs (. is the prefix). Those it creates are listed in INSTALL_RECORD,
+# so that uninstall removes exactly them: a prefix keeps the folders it had, even empty.
+INSTALL_DIRS := . bin include lib lib/pkgconfig lib/cmake lib/cmake/ld4mrec
+INSTALL_RECORD := lib/cmake/ld4mrec/installed-folders.txt
 SUBSTITUTE = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	-e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' -e 's|@ABI_VERSION@|$(ABI_VERSION)|g'
 
@@ -88,7 +91,11 @@ demo: build
 
 install: build
 	$(if $(filter /%,$(PREFIX)),,$(error PREFIX must be an absolute path, not '$(PREFIX)'))
-	install -d $(DEST)/bin $(DEST)/include $(DEST)/lib/pkgconfig $(DEST)/lib/cmake/ld4mrec
+	record=$(DEST)/$(INSTALL_RECORD); \
+	created=$$(cat $$record 2>/dev/null; \
+		for dir in $(INSTALL_DIRS); do [ -d $(DEST)/$$dir ] || echo $$dir; done); \
+	install -d $(addprefix $(DEST)/,$(INSTALL_DIRS)) && \
+	printf '%s\n' $$created | sort -u >$$record
 	install -m 755 $(DIST)/bin/ld4mrec $(DEST)/bin/
 	install -m 755 $(DIST)/lib/libld4mrec.so.$(ABI_VERSION) $(DEST)/lib/
 	ln -sfn libld4mrec.so.$(ABI_VERSION) $(DEST)/lib/libld4mrec.so
@@ -98,11 +105,18 @@ install: build
 	$(SUBSTITUTE) Install/ld4mrecConfigVersion.cmake.in \
 		>$(DEST)/lib/cmake/ld4mrec/ld4mrecConfigVersion.cmake
 
+# Deepest folders first (reverse order); one that another package has since used stays.
 uninstall:
 	rm -f $(addprefix $(DEST)/,$(INSTALLED_FILES))
-	for dir in $(INSTALLED_DIRS); do \
-		if [ -d $(DEST)/$$dir ]; then rmdir --ignore-fail-on-non-empty $(DEST)/$$dir; fi; \
-	done
+	record=$(DEST)/$(INSTALL_RECORD); \
+	if [ -f $$record ]; then \
+		created=$$(sort -r $$record); \
+		rm -f $$record; \
+		for dir in $$created; do \
+			path=$(DEST)/$$dir; path=$${path%/.}; \
+			[ ! -d $$path ] || rmdir --ignore-fail-on-non-empty $$path; \
+		done; \
+	fi
 
 # The stamps are newer than the requirements they installed: editing a requirements file
 # reinstalls, an up-to-date venv costs nothing.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs ld4mrec as a user would and builds its consumers against the installed copy:
-#   - make install PREFIX=<a temporary prefix holding another package's files>, and a
-#     staged install (DESTDIR, PREFIX=/usr/local) that must not leak the staging folder;
+#   - make install PREFIX=<a temporary prefix holding another package's files and empty
+#     folders>, and a staged install (DESTDIR, PREFIX=/usr/local) that must not leak the
+#     staging folder;
 #   - pkg-config --modversion and the CMake package report the header's version;
 #   - a CMake project (find_package(ld4mrec 0.1 REQUIRED), ld4mrec::ld4mrec) and a Makefile
 #     project (pkg-config --cflags --libs ld4mrec), each building the C and C++ examples;
@@ -54,14 +55,14 @@ PREFIX=$WORK/prefix
 STAGE=$WORK/stage
 MODEL=$WORK/model.h5
 ELSEWHERE=$WORK/elsewhere # an unrelated working folder for the Python runs
-# The staged prefix starts empty: after uninstall it must be empty again.
-mkdir -p "$ELSEWHERE" "$STAGE/usr/local"
+# The staged prefix does not exist yet: uninstall must remove it with the rest.
+mkdir -p "$ELSEWHERE" "$STAGE/usr"
 
-# The prefix already holds another package: install and uninstall must leave it alone.
-mkdir -p "$PREFIX/lib/pkgconfig" "$PREFIX/include" "$PREFIX/share/doc/other"
+# The prefix already holds another package's files and, like Debian's /usr/local, empty
+# folders: install and uninstall must leave them alone.
+mkdir -p "$PREFIX/lib/pkgconfig" "$PREFIX/include" "$PREFIX/bin" "$PREFIX/share/doc/other"
 echo other >"$PREFIX/lib/libother.so.2"
 echo other >"$PREFIX/lib/pkgconfig/other.pc"
-echo other >"$PREFIX/include/other.h"
 echo other >"$PREFIX/share/doc/other/README"
 
 # Every file and folder under a root, with its type and mode.
