@@ -14,7 +14,7 @@
 #   make venv       .venv: the Python test dependencies (Tests/python/requirements.txt);
 #                   make venv TORCH=1 adds PyTorch (Tests/python/requirements-torch.txt)
 # The shared library gets its own build folder: it links the Swift runtime statically,
-# exports only ld4mrec_* symbols and carries the SONAME libld4mrec.so.1.
+# exports only ld4mrec_* symbols and carries the SONAME libld4mrec.so.1. So does the CLI.
 
 HEADER := Include/ld4mrec.h
 # The version is written once, in the header; everything installed takes it from there.
@@ -26,6 +26,7 @@ $(error cannot read LD4MREC_VERSION_STRING and LD4MREC_ABI_VERSION from $(HEADER
 endif
 
 LIB_SCRATCH := .build-lib
+CLI_SCRATCH := .build-cli
 DIST := dist
 PYTHON ?= python3
 VENV := .venv
@@ -72,10 +73,12 @@ lib: deps
 	cp Include/ld4mrec.h Bindings/cpp/ld4mrec.hpp $(DIST)/include/
 	cp $(DIST)/lib/libld4mrec.so.$(ABI_VERSION) Bindings/python/ld4mrec/libld4mrec.so
 
+# The CLI links the Swift runtime statically as well, in a build folder of its own: the
+# installed bin/ld4mrec runs without the toolchain that built it.
 cli: deps
-	swift build -c release --product ld4mrec-cli
+	swift build -c release --product ld4mrec-cli --scratch-path $(CLI_SCRATCH) -Xswiftc -static-stdlib
 	mkdir -p $(DIST)/bin
-	cp $$(swift build -c release --show-bin-path)/ld4mrec-cli $(DIST)/bin/ld4mrec
+	cp $(CLI_SCRATCH)/release/ld4mrec-cli $(DIST)/bin/ld4mrec
 
 # A small architecture (d = 200, k = 32) keeps the demo near a minute on two cores; every
 # other setting is docs/MODEL.md's default.
@@ -149,4 +152,4 @@ install-test: build test-deps
 	PYTHON=$(PYTHON) bash Tests/install/run.sh
 
 clean:
-	rm -rf $(DIST) $(LIB_SCRATCH) Bindings/python/ld4mrec/libld4mrec.so Examples/swift-package/.build
+	rm -rf $(DIST) $(LIB_SCRATCH) $(CLI_SCRATCH) Bindings/python/ld4mrec/libld4mrec.so Examples/swift-package/.build

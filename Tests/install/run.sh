@@ -138,6 +138,10 @@ installed_files() {
 check "the prefix holds the library, its link, both headers, the .pc, the CMake package, the CLI" \
     installed_files "$PREFIX"
 
+cli_needs_no_toolchain() {
+    ! ldd "$PREFIX/bin/ld4mrec" | grep libswift || { echo "^ the Swift runtime is not linked in"; false; }
+}
+check "the installed CLI does not load the Swift runtime from the toolchain" cli_needs_no_toolchain
 check "the installed CLI synthesizes the model" \
     "$PREFIX/bin/ld4mrec" synthesize --out "$MODEL" --items "$N_ITEMS" --users 60 --seed 7 ||
     finish
