@@ -14,14 +14,15 @@
 #   make venv       .venv: the Python test dependencies (Tests/python/requirements.txt);
 #                   make venv TORCH=1 adds PyTorch (Tests/python/requirements-torch.txt)
 # The shared library gets its own build folder: it links the Swift runtime statically,
-# exports only ld4mrec_* symbols and carries the SONAME libld4mrec.so.1. So does the CLI.
+# exports only ld4mrec_* symbols and carries the SONAME libld4mrec.so.1. The CLI, in a
+# build folder of its own too, links the Swift runtime statically as well.
 
 HEADER := Include/ld4mrec.h
 # The version is written once, in the header; everything installed takes it from there.
 VERSION := $(shell sed -n 's/^.define LD4MREC_VERSION_STRING "\(.*\)"/\1/p' $(HEADER))
 VERSION_MAJOR := $(firstword $(subst ., ,$(VERSION)))
 ABI_VERSION := $(shell sed -n 's/^.define LD4MREC_ABI_VERSION \([0-9]*\).*/\1/p' $(HEADER))
-ifeq ($(VERSION)$(ABI_VERSION),)
+ifeq ($(and $(VERSION),$(ABI_VERSION)),)
 $(error cannot read LD4MREC_VERSION_STRING and LD4MREC_ABI_VERSION from $(HEADER))
 endif
 
