@@ -7,7 +7,8 @@ function returns what the C function returns. The public layer (``ld4mrec/__init
 The library is found, in this order:
 
 1. the path in the environment variable ``LD4MREC_LIBRARY``;
-2. ``libld4mrec.so`` in this package's folder (``make lib`` copies it there).
+2. ``libld4mrec.so`` in this package's folder (``make lib`` copies it there; a package
+   installed with pip has it bundled).
 
 Loading checks that the library's ABI version equals the one these declarations were
 written for and that its version is not older than the header they copy.
