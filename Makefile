@@ -64,3 +64,13 @@ python-test: lib
 
 clean:
 	rm -rf $(DIST) $(LIB_SCRATCH) Bindings/python/ld4mrec/libld4mrec.so
+
+# Training at scale (README): the built-in dataset trained by ld4mrec.torch on 2 CPU
+# processes with torchrun, then served by the CLI. Needs torch and h5py.
+.PHONY: demo-torch
+demo-torch: build
+	$(DIST)/bin/ld4mrec make-dataset --out $(DEMO)/data
+	PYTHONPATH=$(CURDIR)/Bindings/python $(PYTHON) -m torch.distributed.run --standalone --nproc_per_node 2 \
+		-m ld4mrec.torch.train --data $(DEMO)/data --out $(DEMO)/model-torch.h5 --hidden 64 --svd-rank 16 \
+		--epochs 20 --patience 5
+	$(DIST)/bin/ld4mrec recommend $(DEMO)/model-torch.h5 --user 17 -k 10
