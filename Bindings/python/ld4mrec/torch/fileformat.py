@@ -51,7 +51,7 @@ def export(model, path, histories=True):
         raise ValueError("score_scale_item_item must be 0 without an item-item table")
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    temporary = f"{path}.tmp-{os.getpid()}"  # same folder: os.replace stays a rename
     try:
         with h5py.File(temporary, "w") as f:
             _write(f, model, h, scale_cnet, scale_item_item, histories)

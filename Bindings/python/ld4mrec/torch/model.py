@@ -302,7 +302,7 @@ class LD4MRec(nn.Module):
 
         slope = h.leaky_relu_slope
         sizes = [self.features(m).shape[1] for m in range(self.n_modalities)]
-        self.input = nn.EmbeddingBag(n, d, mode="sum")   # weight = W_in^T (n_items, d)
+        self.input = nn.EmbeddingBag(n, d, mode="sum", include_last_offset=True)  # weight = W_in^T (n_items, d)
         self.input_bias = nn.Parameter(torch.empty(d))
         self.blocks = nn.ModuleList(Block(d, k, d_f, sizes, h.film_hidden_size, slope) for _ in range(h.n_blocks))
         self.output = nn.Linear(d, n)
@@ -398,8 +398,7 @@ class LD4MRec(nn.Module):
 
     def history_sum(self, histories):
         """sum_{i in H} W_in[:, i] (B, d), without b_in: the gather-sum of the input layer."""
-        return F.embedding_bag(histories.items, self.input.weight, histories.offsets, mode="sum",
-                               include_last_offset=True)
+        return self.input(histories.items, histories.offsets)
 
     def item_item_sum(self, histories):
         """sum_{j in H} B[j, :] (B, n_items), the item-item prior's term, or None."""
@@ -451,16 +450,20 @@ class LD4MRec(nn.Module):
     def scores(self, histories, users=None):
         """Full score vectors (B, n_items) float32: a xhat0 + b sum_{j in H} B[j, :]
         (FORMAT.md section 4). users: user rows (-1: z_in_default) or None (all default)."""
+        histories = histories.to(self.item_ids.device)
         scores = self.output(self._hidden_for(histories, users))
-        if self.item_item is not None and float(self.score_scale_item_item) != 0:
-            return torch.addcmul(self.item_item_sum(histories) * self.score_scale_item_item,
-                                 scores, self.score_scale_cnet)
-        return scores * self.score_scale_cnet if float(self.score_scale_cnet) != 1 else scores
+        a, b = float(self.score_scale_cnet), float(self.score_scale_item_item)
+        if a != 1:
+            scores.mul_(a)
+        if self.item_item is not None and b != 0:
+            scores.add_(self.item_item_sum(histories), alpha=b)
+        return scores
 
     @torch.inference_mode()
     def score_candidates(self, histories, candidates, users=None):
         """Scores of candidate item rows only (B, C): one dot product with W_out per
         candidate, no full output layer. candidates: (C,) shared by the batch or (B, C)."""
+        histories = histories.to(self.item_ids.device)
         h = self._hidden_for(histories, users)
         candidates = torch.as_tensor(candidates, dtype=torch.int64, device=h.device)
         weight, bias = self.output.weight, self.output.bias
@@ -481,6 +484,7 @@ class LD4MRec(nn.Module):
         """The k best item rows per history, best first: (rows (B, k') int64, scores (B, k')
         float32), k' = min(k, n_items). Where fewer than k' items are left (history
         excluded), rows are -1 and scores -inf. Equal scores rank by lower row."""
+        histories = histories.to(self.item_ids.device)
         scores = self.scores(histories, users)
         if exclude_history:
             scores.index_put_((histories.row_of_item(), histories.items),

@@ -84,7 +84,10 @@ def ease(histories, n_items, lam):
         warnings.simplefilter("ignore", UserWarning)
         gram = torch.sparse.mm(r.t().coalesce(), r).to_dense()
     gram.diagonal().add_(lam)
-    precision = torch.cholesky_inverse(torch.linalg.cholesky(gram))
-    b = -precision / precision.diagonal()[None, :]
+    factor = torch.linalg.cholesky(gram)
+    del gram  # n_items^2 float64 each: keep at most two alive
+    b = torch.cholesky_inverse(factor)  # P
+    del factor
+    b.div_(-b.diagonal().clone())       # column j divided by -P[j, j]
     b.fill_diagonal_(0)
     return b.float()
