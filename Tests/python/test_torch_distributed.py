@@ -12,7 +12,6 @@ on the weights after 2 epochs)."""
 import json
 import subprocess
 
-import h5py
 import numpy as np
 import pytest
 
@@ -20,6 +19,7 @@ import support
 import torch_support
 
 lt = torch_support.import_torch_package()
+import h5py  # noqa: E402
 import ld4mrec  # noqa: E402
 
 TOLERANCE = 1e-5  # max abs difference of any weight or table, 1 process vs 2

@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 
-import h5py
 import numpy as np
 import pytest
 
@@ -18,6 +17,7 @@ import support
 import torch_support
 
 lt = torch_support.import_torch_package()
+import h5py  # noqa: E402
 import ld4mrec  # noqa: E402
 import torch  # noqa: E402
 from ld4mrec.torch import signals  # noqa: E402
