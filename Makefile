@@ -158,3 +158,13 @@ install-test: build test-deps
 
 clean:
 	rm -rf $(DIST) $(LIB_SCRATCH) $(CLI_SCRATCH) Bindings/python/ld4mrec/libld4mrec.so Examples/swift-package/.build
+
+# Training at scale (README): the built-in dataset trained by ld4mrec.torch on 2 CPU
+# processes with torchrun, then served by the CLI. PyTorch comes into .venv.
+.PHONY: demo-torch
+demo-torch: build $(VENV)/.torch.stamp
+	$(DIST)/bin/ld4mrec make-dataset --out $(DEMO)/data
+	PYTHONPATH=$(CURDIR)/Bindings/python $(VENV_PYTHON) -m torch.distributed.run --standalone --nproc_per_node 2 \
+		-m ld4mrec.torch.train --data $(DEMO)/data --out $(DEMO)/model-torch.h5 --hidden 64 --svd-rank 16 \
+		--epochs 20 --patience 5
+	$(DIST)/bin/ld4mrec recommend $(DEMO)/model-torch.h5 --user 17 -k 10

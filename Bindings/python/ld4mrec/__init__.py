@@ -16,6 +16,9 @@ scores float32) that the library fills in place.
 Errors raise LD4MRecError (or a subclass per status code) carrying ``.status`` and the
 library's message for the calling thread.
 
+Training in PyTorch (distributed, exporting model files): the optional subpackage
+``ld4mrec.torch`` (``pip install ld4mrec[torch]``); this module does not need torch.
+
 Threads: a Model is immutable and a Store is safe for concurrent readers and writers, so
 both may be shared between threads; the library releases the GIL during calls (ctypes).
 Do not ``close()`` a Model or Store while another thread is still using it.
