@@ -47,6 +47,11 @@ public final class Trainer {
         try h.validateArchitecture()
         try h.validateTraining()
         guard dataset.train.items.count > 0 else { throw LD4MRecError.invalidArgument("the dataset has no training interactions") }
+        // Early stopping and the mixture weight are chosen on validation: without it the
+        // trainer would keep its first epoch and could weigh the C-Net out of the scores.
+        guard dataset.validation.items.count > 0 else {
+            throw LD4MRecError.invalidArgument("the dataset has no validation interactions (x_label 1): training chooses its epoch and score mixture on them")
+        }
         self.dataset = dataset
         hyperparameters = h
         rng = SeededGenerator(seed: h.seed)

@@ -198,6 +198,16 @@ import Glibc
         #expect(try ModelFile.read(from: dir + "/m.h5").hyperparameters == recorded)
     }
 
+    @Test func aDatasetWithoutValidationIsRefused() throws {
+        let (dataset, h) = Self.smallRun(epochs: 1)
+        let empty = CSRHistories(rows: [[Int32]](repeating: [], count: dataset.userCount))
+        let noValidation = Dataset(name: "toy", userCount: dataset.userCount, itemCount: dataset.itemCount, train: dataset.train,
+                                   validation: empty, test: dataset.test, modalities: dataset.modalities)
+        expectError(.invalidArgument, containing: "no validation interactions") {
+            _ = try Trainer(dataset: noValidation, hyperparameters: h)
+        }
+    }
+
     @Test func stepSamplerFollowsTheSpec() {
         var sampler = StepSampler(steps: 3, importance: true)
         var rng = SeededGenerator(seed: 3)
