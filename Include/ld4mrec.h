@@ -134,6 +134,33 @@ typedef struct ld4mrec_model ld4mrec_model;
  * Thread-safe (file access is serialised inside the library). Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_model_load(const char *path, ld4mrec_model **out_model);
 
+/* How a loaded model holds its large tables (the C-Net's weights, the input layer, the
+ * item-item prior). Fixed values, append-only. */
+enum {
+    LD4MREC_PRECISION_FLOAT32 = 0,  /* as trained (the default) */
+    LD4MREC_PRECISION_BFLOAT16 = 1  /* half the memory and memory traffic: weights and
+                                       activations rounded to bfloat16, sums in float32
+                                       (AVX512_BF16 instructions where the CPU has them);
+                                       scores move by about 1e-3 of their spread, see
+                                       BENCHMARKS.md for the effect on accuracy */
+};
+
+/* Options of ld4mrec_model_load_with. Fields are appended in later versions; struct_size
+ * tells the library which ones the caller knows (as ld4mrec_recommend_params). */
+typedef struct ld4mrec_load_params {
+    size_t struct_size;  /* sizeof(ld4mrec_load_params) as the caller compiled it */
+    int32_t precision;   /* LD4MREC_PRECISION_* (default FLOAT32) */
+} ld4mrec_load_params;
+
+/* The default load options. Thread-safe. Since 0.2.0. */
+LD4MREC_API ld4mrec_load_params ld4mrec_load_params_default(void);
+
+/* As ld4mrec_model_load, with options (NULL: the defaults). Also returns
+ * _INVALID_ARGUMENT for an unknown precision or a struct_size below the 0.2.0 struct.
+ * Thread-safe. Since 0.2.0. */
+LD4MREC_API int32_t ld4mrec_model_load_with(const char *path, const ld4mrec_load_params *params,
+                                            ld4mrec_model **out_model);
+
 /* Frees a model. NULL is a no-op. Stores created from it keep their own data and stay
  * valid, but may only be scored with a model of the same item catalogue. Must not be
  * called while another thread still uses the model. Since 0.1.0. */
@@ -153,11 +180,15 @@ typedef struct ld4mrec_model_info {
     int32_t n_blocks;            /* S, stacked CG/PG blocks */
     int32_t film_hidden_size;    /* h_mlp */
     int32_t n_modalities;        /* M; names via ld4mrec_model_modality_name */
+    /* Since 0.2.0. */
+    int32_t precision;           /* LD4MREC_PRECISION_* the model was loaded with */
+    int64_t weight_bytes;        /* memory of the tables scoring reads */
 } ld4mrec_model_info;
 
-/* Fills *out_info. The caller sets out_info->struct_size to sizeof(ld4mrec_model_info);
- * it must be at least the size of the 0.1.0 struct. Later libraries fill only the fields
- * that the caller's struct_size covers.
+/* Fills *out_info. The caller sets out_info->struct_size to sizeof(ld4mrec_model_info)
+ * as it compiled it; it must be at least the size of the 0.1.0 struct (up to
+ * n_modalities). The library fills only the fields that struct_size covers, and leaves
+ * struct_size as it was.
  * Returns LD4MREC_OK or _INVALID_ARGUMENT (NULL model or out_info, struct_size too
  * small). Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_model_get_info(const ld4mrec_model *model,

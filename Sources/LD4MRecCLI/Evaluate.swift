@@ -11,13 +11,15 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Also evaluate the popularity baseline.") var popularity = false
     @Flag(name: .customLong("without-item-item"), help: "Score with the C-Net alone, leaving out the item-item prior (ablation).")
     var withoutItemItem = false
+    @Option(help: "How the model holds its tables while scoring (bfloat16: half the memory).")
+    var precision = Precision.float32
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         guard let which = Dataset.Split(rawValue: split), which != .train else { throw ValidationError("--split: valid or test") }
         let loaded = try reportingErrors {
             let parameters = try ModelFile.read(from: model)
-            return try Model(withoutItemItem ? parameters.withoutItemItemPrior() : parameters)
+            return try Model(withoutItemItem ? parameters.withoutItemItemPrior() : parameters, precision: precision)
         }
         let dataset = try reportingErrors { try Dataset.load(directory: data, modalityNames: []) }
         guard loaded.itemCount == dataset.itemCount else {

@@ -67,3 +67,5 @@ enum HyperparameterOptions {
         }
     }
 }
+
+extension Precision: ExpressibleByArgument {}

@@ -582,14 +582,60 @@ static void test_model_info(void) {
     CHECK(ld4mrec_model_modality_name(model, -1) == NULL);
     CHECK(ld4mrec_model_modality_name(model, INT32_MAX) == NULL);
 
-    /* struct_size too small: rejected, nothing written. */
-    const size_t sizes[] = {0, 1, sizeof(size_t), sizeof info - 1};
+    CHECK(info.precision == LD4MREC_PRECISION_FLOAT32 && info.weight_bytes > 0);
+
+    /* struct_size below the 0.1.0 struct (which ends at n_modalities): rejected, nothing
+     * written. */
+    const size_t v010 = offsetof(ld4mrec_model_info, n_modalities) + sizeof(int32_t);
+    const size_t sizes[] = {0, 1, sizeof(size_t), v010 - 1};
     for (size_t j = 0; j < sizeof sizes / sizeof sizes[0]; j++) {
         memset(&info, 0x5a, sizeof info);
         info.struct_size = sizes[j];
         CHECK_INVALID(ld4mrec_model_get_info(model, &info));
         CHECK(info.struct_size == sizes[j] && info.format_version == 0x5a5a5a5a);
     }
+    /* A caller compiled against 0.1.0: the fields it knows are filled, the bytes past its
+     * struct are not touched. */
+    memset(&info, 0x5a, sizeof info);
+    info.struct_size = v010;
+    CHECK_OK(ld4mrec_model_get_info(model, &info));
+    CHECK(info.struct_size == v010 && info.n_items == N_ITEMS && info.n_modalities == 2);
+    CHECK(info.precision == 0x5a5a5a5a);
+}
+
+static void test_load_options(void) {
+    ld4mrec_load_params params = ld4mrec_load_params_default();
+    CHECK(params.struct_size == sizeof params && params.precision == LD4MREC_PRECISION_FLOAT32);
+    ld4mrec_model *half = NULL, *full = NULL;
+    CHECK_OK(ld4mrec_model_load_with(model_path, NULL, &full));
+    params.precision = LD4MREC_PRECISION_BFLOAT16;
+    CHECK_OK(ld4mrec_model_load_with(model_path, &params, &half));
+    ld4mrec_model_info a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
+    CHECK_OK(ld4mrec_model_get_info(full, &a));
+    CHECK_OK(ld4mrec_model_get_info(half, &b));
+    CHECK(b.precision == LD4MREC_PRECISION_BFLOAT16 && b.weight_bytes < a.weight_bytes);
+    /* bf16 scores stay close to the float32 ones. */
+    const int64_t history[] = {1000, 1007, 1014};
+    static float x[N_ITEMS], y[N_ITEMS];
+    CHECK_OK(ld4mrec_score_all_history(full, history, 3, NULL, x, N_ITEMS, NULL));
+    CHECK_OK(ld4mrec_score_all_history(half, history, 3, NULL, y, N_ITEMS, NULL));
+    double worst = 0, spread = 0;
+    for (size_t i = 0; i < N_ITEMS; i++) {
+        worst = fmax(worst, fabs((double)x[i] - y[i]));
+        spread = fmax(spread, fabs((double)x[i]));
+    }
+    CHECK(worst > 0 && worst < 0.02 * spread);
+    ld4mrec_model_free(half);
+    ld4mrec_model_free(full);
+
+    ld4mrec_model *bad = NULL;
+    params.precision = 7;
+    CHECK_INVALID(ld4mrec_model_load_with(model_path, &params, &bad));
+    CHECK(bad == NULL && strstr(ld4mrec_last_error(), "precision") != NULL);
+    params = ld4mrec_load_params_default();
+    params.struct_size = sizeof(size_t);
+    CHECK_INVALID(ld4mrec_model_load_with(model_path, &params, &bad));
+    CHECK(bad == NULL);
 }
 
 static void test_item_ids(void) {
@@ -1519,6 +1565,7 @@ int main(int argc, char **argv) {
     RUN(test_load_invalid_files);
     RUN(test_load_damaged_files);
     RUN(test_model_info);
+    RUN(test_load_options);
     RUN(test_item_ids);
     RUN(test_store_from_model);
     RUN(test_store_updates);
