@@ -284,6 +284,13 @@ def raw(model, store, model_path):
 INVALID_CALLS = [
     ("model_load", "path", lambda r: C.ld4mrec_model_load(None, byref(r.out_model))),
     ("model_load", "out_model", lambda r: C.ld4mrec_model_load(r.path, None)),
+    ("model_load_with", "path", lambda r: C.ld4mrec_model_load_with(None, None, byref(r.out_model))),
+    ("model_load_with", "out_model", lambda r: C.ld4mrec_model_load_with(r.path, None, None)),
+    ("model_load_with", "precision", lambda r: C.ld4mrec_model_load_with(
+        r.path, byref(C.ld4mrec_load_params(struct_size=ctypes.sizeof(C.ld4mrec_load_params), precision=-1)),
+        byref(r.out_model))),
+    ("model_load_with", "struct_size", lambda r: C.ld4mrec_model_load_with(
+        r.path, byref(C.ld4mrec_load_params(struct_size=4)), byref(r.out_model))),
     ("model_get_info", "model", lambda r: C.ld4mrec_model_get_info(None, byref(r.info))),
     ("model_get_info", "out_info", lambda r: C.ld4mrec_model_get_info(r.m, None)),
     ("model_get_info", "struct_size", lambda r: C.ld4mrec_model_get_info(
