@@ -1,13 +1,31 @@
 import CLD4MRecBLAS
+import CLD4MRecKernels
 
 /// The dense kernels, all in CBLAS (row-major). OpenBLAS runs single-threaded: the
 /// library parallelises its own work (`ThreadPool`), so that a call uses exactly the
 /// threads it was given and concurrent calls do not compete inside OpenBLAS.
 package enum BLAS {
-    private static let singleThreaded: Void = openblas_set_num_threads(1)
+    private static let prepared: Void = ld4mrk_prepare_openblas()
 
-    /// Call before the first BLAS call of a thread pool member or request.
-    @inline(__always) package static func prepare() { _ = singleThreaded }
+    /// Call before the first BLAS or LAPACK call of any path: puts OpenBLAS on the
+    /// kernels of this CPU and on one thread, once.
+    @inline(__always) package static func prepare() { _ = prepared }
+
+    /// Runs `body` (one big LAPACK computation, which only OpenBLAS can split) with
+    /// OpenBLAS on `threads` threads, then back on one. Concurrent library calls keep
+    /// working meanwhile; they may only run their BLAS on more threads than they asked.
+    package static func withThreads<T>(_ threads: Int, _ body: () throws -> T) rethrows -> T {
+        prepare()
+        openblas_set_num_threads(Int32(max(1, threads)))
+        defer { openblas_set_num_threads(1) }
+        return try body()
+    }
+
+    /// The kernels OpenBLAS runs (its core name), for benchmarks and reports.
+    package static var kernels: String {
+        prepare()
+        return String(cString: ld4mrk_openblas_core())
+    }
 
     /// `C = alpha * A B^T + beta * C` with A (m x k), B (n x k), C (m x n).
     package static func gemmABt(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,

@@ -19,10 +19,12 @@ enum EASE {
         // LAPACK fills one triangle (column-major "U" = row-major lower).
         var (size, lda, info) = (Int32(n), Int32(n), Int32(0))
         var uplo = CChar(UInt8(ascii: "U"))
-        dpotrf_(&uplo, &size, &gram, &lda, &info)
-        guard info == 0 else { throw LD4MRecError(.internalError, "EASE: Cholesky factorisation failed (info \(info))") }
-        dpotri_(&uplo, &size, &gram, &lda, &info)
-        guard info == 0 else { throw LD4MRecError(.internalError, "EASE: inversion failed (info \(info))") }
+        try BLAS.withThreads(Threads.defaultCount) {
+            dpotrf_(&uplo, &size, &gram, &lda, &info)
+            guard info == 0 else { throw LD4MRecError(.internalError, "EASE: Cholesky factorisation failed (info \(info))") }
+            dpotri_(&uplo, &size, &gram, &lda, &info)
+            guard info == 0 else { throw LD4MRecError(.internalError, "EASE: inversion failed (info \(info))") }
+        }
         // Row-major view: entries with column >= row... LAPACK's upper triangle in column
         // order is the row-major lower triangle: mirror it.
         for i in 0 ..< n { for j in 0 ..< i { gram[j * n + i] = gram[i * n + j] } }

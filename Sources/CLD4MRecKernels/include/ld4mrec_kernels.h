@@ -15,6 +15,14 @@
 /* Cores this process may run on (its CPU affinity), at least 1. */
 LD4MREC_INTERNAL int ld4mrk_available_cores(void);
 
+/* Before the first BLAS call: OpenBLAS on its best kernels for this CPU, single-threaded
+ * (system.c says why). Call once. */
+LD4MREC_INTERNAL void ld4mrk_prepare_openblas(void);
+/* Whether the CPU has AVX2 and FMA. */
+LD4MREC_INTERNAL int ld4mrk_cpu_supports_avx2(void);
+/* The kernels OpenBLAS runs (its core name). */
+LD4MREC_INTERNAL const char *ld4mrk_openblas_core(void);
+
 /* Activations, elementwise over n floats (y may be x). */
 LD4MREC_INTERNAL void ld4mrk_tanh(const float *x, float *y, size_t n);
 LD4MREC_INTERNAL void ld4mrk_sigmoid(const float *x, float *y, size_t n);
