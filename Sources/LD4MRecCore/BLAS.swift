@@ -79,11 +79,13 @@ package enum BLAS {
 
     /// `x *= alpha`
     package static func scale(_ alpha: Float, _ x: UnsafeMutablePointer<Float>, count: Int) {
+        prepare()
         cblas_sscal(blasint(count), alpha, x, 1)
     }
 
     /// `y += alpha * x`
     package static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        prepare()
         cblas_saxpy(blasint(count), alpha, x, 1, y, 1)
     }
 }

@@ -33,8 +33,8 @@ package struct InferenceTable: Sendable {
     package let rows: Int
     package let cols: Int
     package let precision: Precision
-    private let float32: [Float]
-    private let bfloat16: [UInt16]
+    private let float32: AlignedBuffer<Float>?
+    private let bfloat16: AlignedBuffer<UInt16>?
 
     /// `values` (rows x cols, row-major) times `scale`, stored in `precision`.
     package init(rows: Int, cols: Int, values: [Float], precision: Precision, scale: Float = 1) {
@@ -44,31 +44,30 @@ package struct InferenceTable: Sendable {
         let scaled = scale == 1 ? values : values.map { $0 * scale }
         switch precision {
         case .float32:
-            float32 = scaled
-            bfloat16 = []
+            float32 = AlignedBuffer(scaled)
+            bfloat16 = nil
         case .bfloat16:
-            float32 = []
-            bfloat16 = [UInt16](unsafeUninitializedCapacity: scaled.count) { buffer, count in
-                scaled.withUnsafeBufferPointer { ld4mrk_to_bf16($0.baseAddress, buffer.baseAddress, scaled.count) }
-                count = scaled.count
-            }
+            float32 = nil
+            let halves = AlignedBuffer<UInt16>(uninitialized: scaled.count)
+            scaled.withUnsafeBufferPointer { ld4mrk_to_bf16($0.baseAddress, halves.pointer, scaled.count) }
+            bfloat16 = halves
         }
     }
 
-    package var bytes: Int { float32.count * 4 + bfloat16.count * 2 }
+    package var bytes: Int { (float32?.count ?? 0) * 4 + (bfloat16?.count ?? 0) * 2 }
+
+    /// Rows are multiplied in fixed blocks of this many (the last one shorter): a row's
+    /// result depends on its block only, never on how a team split the rows, so scores do
+    /// not change with the number of threads. Teams split rows in multiples of it.
+    package static let rowBlock = 256
 
     /// `y += alpha * row r`.
     package func addRow(_ r: Int, alpha: Float = 1, to y: UnsafeMutablePointer<Float>, columns: Range<Int>? = nil) {
         let columns = columns ?? 0 ..< cols
-        switch precision {
-        case .float32:
-            float32.withUnsafeBufferPointer {
-                BLAS.axpy(alpha, $0.baseAddress! + r * cols + columns.lowerBound, y, count: columns.count)
-            }
-        case .bfloat16:
-            bfloat16.withUnsafeBufferPointer {
-                ld4mrk_axpy_bf16(alpha, $0.baseAddress! + r * cols + columns.lowerBound, y, columns.count)
-            }
+        if let float32 {
+            BLAS.axpy(alpha, float32.pointer + r * cols + columns.lowerBound, y, count: columns.count)
+        } else if let bfloat16 {
+            ld4mrk_axpy_bf16(alpha, bfloat16.pointer + r * cols + columns.lowerBound, y, columns.count)
         }
     }
 
@@ -76,23 +75,26 @@ package struct InferenceTable: Sendable {
     /// slice of a layer's output for a batch (no bias).
     package func multiply(rows slice: Range<Int>, _ x: Activations, into y: UnsafeMutablePointer<Float>, ldy: Int) {
         guard !slice.isEmpty, x.rows > 0 else { return }
-        switch precision {
-        case .float32:
-            float32.withUnsafeBufferPointer { w in
-                let first = w.baseAddress! + slice.lowerBound * cols
-                if x.rows == 1 {
-                    BLAS.gemv(first, lda: cols, x.f32, y, m: slice.count, n: cols)
-                } else {
-                    BLAS.gemmABt(x.f32, lda: x.stride, first, ldb: cols, y, ldc: ldy, m: x.rows, n: slice.count, k: cols)
-                }
+        var start = slice.lowerBound
+        while start < slice.upperBound {
+            let end = min(slice.upperBound, (start / Self.rowBlock + 1) * Self.rowBlock)
+            multiplyBlock(rows: start ..< end, x, into: y + (start - slice.lowerBound), ldy: ldy)
+            start = end
+        }
+    }
+
+    private func multiplyBlock(rows slice: Range<Int>, _ x: Activations, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+        if let float32 {
+            let first = float32.pointer + slice.lowerBound * cols
+            if x.rows == 1 {
+                BLAS.gemv(first, lda: cols, x.f32, y, m: slice.count, n: cols)
+            } else {
+                BLAS.gemmABt(x.f32, lda: x.stride, first, ldb: cols, y, ldc: ldy, m: x.rows, n: slice.count, k: cols)
             }
-        case .bfloat16:
-            guard let xb = x.bf16 else { preconditionFailure("a bf16 layer needs bf16 activations") }
-            bfloat16.withUnsafeBufferPointer { w in
-                let first = w.baseAddress! + slice.lowerBound * cols
-                for b in 0 ..< x.rows {
-                    ld4mrk_gemv_bf16(first, cols, slice.count, cols, xb + b * x.stride, y + b * ldy, 1)
-                }
+        } else if let bfloat16, let xb = x.bf16 {  // bf16 layers are always given bf16 activations
+            let first = bfloat16.pointer + slice.lowerBound * cols
+            for b in 0 ..< x.rows {
+                ld4mrk_gemv_bf16(first, cols, slice.count, cols, xb + b * x.stride, y + b * ldy, 1)
             }
         }
     }

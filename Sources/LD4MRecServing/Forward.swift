@@ -28,8 +28,8 @@ final class ForwardBuffers {
     let filmHidden: [[(scale: (f32: UnsafeMutablePointer<Float>, bf16: UnsafeMutablePointer<UInt16>?),
                        shift: (f32: UnsafeMutablePointer<Float>, bf16: UnsafeMutablePointer<UInt16>?))]]
     let filmOutput: [[(scale: UnsafeMutablePointer<Float>, shift: UnsafeMutablePointer<Float>)]]
-    private let floats: UnsafeMutablePointer<Float>
-    private let halves: UnsafeMutablePointer<UInt16>?
+    private let floats: AlignedBuffer<Float>
+    private let halves: AlignedBuffer<UInt16>?
 
     init(_ model: Model, batch: Int) {
         let h = model.hyperparameters
@@ -37,18 +37,21 @@ final class ForwardBuffers {
         let dims = model.modalityDimensions
         let (blocks, modalities) = (model.blocks.count, dims.count)
         self.batch = batch
-        width = d + df
-        let bf16Floats = 2 * width + k2 + dims.reduce(0, +) + blocks * modalities * 2 * hidden
-        let f32Floats = bf16Floats + d + blocks * (2 * d + modalities * 2 * d)
-        floats = .allocate(capacity: batch * f32Floats)
-        halves = model.precision == .bfloat16 ? .allocate(capacity: batch * bf16Floats) : nil
-        var (nextFloat, nextHalf) = (floats, halves)
+        // Rows of [h ; z] padded to whole cache lines, and every buffer on a cache line:
+        // BLAS rounds the same way for every user of a batch (AlignedBuffer).
+        width = AlignedBuffer<Float>.paddedCount(d + df)
+        func lines(_ count: Int) -> Int { AlignedBuffer<Float>.paddedCount(batch * count) }
+        let inputs = [width, width, k2] + dims + [Int](repeating: hidden, count: blocks * modalities * 2)
+        let outputs = [d] + [Int](repeating: d, count: blocks * (2 + modalities * 2))
+        floats = AlignedBuffer(uninitialized: (inputs + outputs).reduce(0) { $0 + lines($1) })
+        halves = model.precision == .bfloat16 ? AlignedBuffer(uninitialized: inputs.reduce(0) { $0 + 2 * lines($1) }) : nil
+        var (nextFloat, nextHalf) = (floats.pointer, halves?.pointer)
         func take(_ count: Int) -> UnsafeMutablePointer<Float> {
-            defer { nextFloat += batch * count }
+            defer { nextFloat += lines(count) }
             return nextFloat
         }
         func pair(_ count: Int) -> (f32: UnsafeMutablePointer<Float>, bf16: UnsafeMutablePointer<UInt16>?) {
-            defer { nextHalf = nextHalf.map { $0 + batch * count } }
+            defer { nextHalf = nextHalf.map { $0 + 2 * lines(count) } }  // bf16 lines hold 32: keep 64-byte steps
             return (take(count), nextHalf)
         }
         states = [pair(width), pair(width)]
@@ -59,11 +62,6 @@ final class ForwardBuffers {
         condition = (0 ..< blocks).map { _ in take(d) }
         gate = (0 ..< blocks).map { _ in take(d) }
         filmOutput = (0 ..< blocks).map { _ in (0 ..< modalities).map { _ in (take(d), take(d)) } }
-    }
-
-    deinit {
-        floats.deallocate()
-        halves?.deallocate()
     }
 
     /// The first block's input (h0 and z).
@@ -118,7 +116,7 @@ extension Model {
 
         // What does not depend on h: the condition and gate branches of every CG block and
         // the first layers of the FiLM networks.
-        let rows = team.share(of: d, granule: 16)
+        let rows = team.share(of: d, granule: InferenceTable.rowBlock)
         for (s, block) in blocks.enumerated() {
             block.condition.multiply(rows: rows, activations(f.collaborative, rows: batch, stride: k2),
                                      into: f.condition[s] + rows.lowerBound, ldy: d)
@@ -130,7 +128,7 @@ extension Model {
                 addBias(block.gateBias, rows, f.gate[s] + u * d)
                 Kernels.sigmoid(f.gate[s] + u * d + rows.lowerBound, f.gate[s] + u * d + rows.lowerBound, count: rows.count)
             }
-            let filmRows = team.share(of: filmWidth)
+            let filmRows = team.share(of: filmWidth, granule: InferenceTable.rowBlock)
             for m in dims.indices {
                 let p = activations(f.preferences[m], rows: batch, stride: dims[m])
                 for (network, out) in [(block.film[m].scale, f.filmHidden[s][m].scale), (block.film[m].shift, f.filmHidden[s][m].shift)] {

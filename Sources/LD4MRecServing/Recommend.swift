@@ -123,7 +123,7 @@ extension Model {
                 let skips = requests.map(blocked)
                 ThreadPool.shared.run(threads: threads) { team in
                     hidden(requests, buffers, team)
-                    scores(requests, buffers, items: team.share(of: n, granule: 16), into: rows)
+                    scores(requests, buffers, items: team.share(of: n, granule: InferenceTable.rowBlock), into: rows)
                     team.barrier()
                     for u in team.share(of: requests.count) {
                         chunkResults[u] = topK(rows + u * n, count: n, k: k, skipping: skips[u])
@@ -179,7 +179,7 @@ extension Model {
             let buffers = ForwardBuffers(self, batch: requests.count)
             ThreadPool.shared.run(threads: Threads.resolve(threads)) { team in
                 hidden(requests, buffers, team)
-                scores(requests, buffers, items: team.share(of: n, granule: 16), into: base + start * n)
+                scores(requests, buffers, items: team.share(of: n, granule: InferenceTable.rowBlock), into: base + start * n)
             }
         }
     }
