@@ -53,3 +53,18 @@ CLONES void ld4mrk_sigmoid(const float *x, float *y, size_t n) {
 CLONES void ld4mrk_exp(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = exp_approx(x[i]);
 }
+
+/* One Adam step (PyTorch's conventions) over n parameters:
+ *   g' = g + weight_decay p;  m = b1 m + (1 - b1) g';  v = b2 v + (1 - b2) g'^2;
+ *   p -= step_size m / (sqrt(v) / root_correction + eps)
+ * with step_size = lr / (1 - b1^t) and root_correction = sqrt(1 - b2^t). */
+CLONES void ld4mrk_adam(float *p, const float *g, float *m, float *v, size_t n, float step_size,
+                        float root_correction, float b1, float b2, float eps, float weight_decay) {
+    const float inverse_root = 1.0f / root_correction;
+    for (size_t i = 0; i < n; i++) {
+        const float grad = g[i] + weight_decay * p[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * grad;
+        v[i] = b2 * v[i] + (1.0f - b2) * grad * grad;
+        p[i] -= step_size * m[i] / (sqrtf(v[i]) * inverse_root + eps);
+    }
+}

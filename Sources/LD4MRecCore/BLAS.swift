@@ -62,6 +62,17 @@ package enum BLAS {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(m), blasint(n), alpha, a, blasint(lda), x, 1, beta, y, 1)
     }
 
+    /// `C = alpha * op(A) op(B) + beta * C` (m x n), op(A) m x k, op(B) k x n, row-major
+    /// with explicit leading dimensions.
+    package static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                             _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                             _ c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0) {
+        guard m > 0, n > 0 else { return }
+        prepare()
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
     /// `C = alpha * A B^T + beta * C` with explicit leading dimensions.
     package static func gemmABt(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
                                 _ c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int,

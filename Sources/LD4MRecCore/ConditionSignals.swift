@@ -19,7 +19,9 @@ package struct ConditionSignals: Sendable {
 
     package var rank: Int { svdItemFactors.cols }
 
-    /// Writes one history's c_u (2k floats, zeroed first) and p_{u,m} (d_m floats each).
+    /// Writes one history's c_u (2k floats, zeroed first) and p_{u,m} (d_m floats each):
+    ///   c_u = [ (sum_i V_i) / s ; deg_u^{-1/2} sum_i deg_i^{-1/2} V_i ]
+    ///   p_um = deg_u^{-1/2} sum_i deg_i^{-1/2} f_im
     package func write(_ items: [Int32], collaborative: UnsafeMutablePointer<Float>, preferences: [UnsafeMutablePointer<Float>]) {
         let k = rank
         let userScale: Float = items.isEmpty ? 0 : 1 / Float(items.count).squareRoot()
@@ -45,30 +47,5 @@ package struct ConditionSignals: Sendable {
                 }
             }
         }
-    }
-
-    /// c_u (B x 2k) and p_{u,m} (B x d_m) for a batch of histories (item rows):
-    ///   c_u = [ (sum_i V_i) / s ; deg_u^{-1/2} sum_i deg_i^{-1/2} V_i ]
-    ///   p_um = deg_u^{-1/2} sum_i deg_i^{-1/2} f_im
-    package func compute(_ histories: [[Int32]]) -> (collaborative: Matrix, preferences: [Matrix]) {
-        let widths = features.map(\.cols)
-        var collaborative = Matrix(zeros: histories.count, 2 * rank)
-        var preferences = widths.map { Matrix(zeros: histories.count, $0) }
-        var row = [Float](repeating: 0, count: 2 * rank + widths.reduce(0, +))
-        for (u, items) in histories.enumerated() {
-            row.withUnsafeMutableBufferPointer { buffer in
-                let base = buffer.baseAddress!
-                var offsets = [2 * rank]
-                for width in widths.dropLast() { offsets.append(offsets[offsets.count - 1] + width) }
-                write(items, collaborative: base, preferences: offsets.map { base + $0 })
-            }
-            var offset = 2 * rank
-            for j in 0 ..< 2 * rank { collaborative.values[u * 2 * rank + j] = row[j] }
-            for (m, width) in widths.enumerated() {
-                for j in 0 ..< width { preferences[m].values[u * width + j] = row[offset + j] }
-                offset += width
-            }
-        }
-        return (collaborative, preferences)
     }
 }

@@ -26,4 +26,25 @@ package enum Kernels {
     package static func toBFloat16(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt16>, count: Int) {
         ld4mrk_to_bf16(x, y, count)
     }
+
+    /// Gaussians: out[i] = scale * N(0, 1), a pure function of `seed`.
+    @inline(__always)
+    package static func fillGaussian(seed: UInt64, _ out: UnsafeMutablePointer<Float>, count: Int, scale: Float) {
+        ld4mrk_fill_gaussian(seed, out, count, scale)
+    }
+
+    /// Inverted dropout with probability p, a pure function of `seed`.
+    @inline(__always)
+    package static func dropout(seed: UInt64, _ x: UnsafeMutablePointer<Float>, count: Int, probability p: Float) {
+        ld4mrk_dropout(seed, x, count, p)
+    }
+
+    /// One Adam step over `count` parameters.
+    @inline(__always)
+    package static func adam(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>,
+                             first m: UnsafeMutablePointer<Float>, second v: UnsafeMutablePointer<Float>, count: Int,
+                             stepSize: Float, rootCorrection: Float, beta1: Float, beta2: Float, epsilon: Float,
+                             weightDecay: Float) {
+        ld4mrk_adam(p, g, m, v, count, stepSize, rootCorrection, beta1, beta2, epsilon, weightDecay)
+    }
 }

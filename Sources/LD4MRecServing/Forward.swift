@@ -86,7 +86,8 @@ extension Model {
     /// member calls this; each takes its share of the users (inputs) or of each layer's
     /// rows (the matrix products and what follows them elementwise), with a barrier where
     /// a step needs the whole of the previous one. Leaves h in `f.output(blocks:)` (rows of width
-    /// d + d_f). (docs/MODEL.md, "C-Net"; `CNet.hidden` is the same network for training.)
+    /// d + d_f). (docs/MODEL.md, "C-Net"; LD4MRecTraining's `TrainingStep` is the same
+    /// network with its backward pass; a test holds the two to the same scores.)
     func hidden(_ requests: [ScoringRequest], _ f: ForwardBuffers, _ team: Team) {
         let (first, second) = (f.states[0], f.states[1])
         let h = hyperparameters

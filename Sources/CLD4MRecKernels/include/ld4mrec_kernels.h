@@ -28,6 +28,11 @@ LD4MREC_INTERNAL void ld4mrk_tanh(const float *x, float *y, size_t n);
 LD4MREC_INTERNAL void ld4mrk_sigmoid(const float *x, float *y, size_t n);
 LD4MREC_INTERNAL void ld4mrk_exp(const float *x, float *y, size_t n);
 
+/* One Adam step over n parameters (activations.c gives the formulas). */
+LD4MREC_INTERNAL void ld4mrk_adam(float *p, const float *g, float *m, float *v, size_t n,
+                                  float step_size, float root_correction, float b1, float b2,
+                                  float eps, float weight_decay);
+
 /* bfloat16 (bits of the upper half of a float32). */
 LD4MREC_INTERNAL void ld4mrk_to_bf16(const float *x, uint16_t *y, size_t n);
 LD4MREC_INTERNAL void ld4mrk_from_bf16(const uint16_t *x, float *y, size_t n);
@@ -39,6 +44,12 @@ LD4MREC_INTERNAL void ld4mrk_gemv_bf16(const uint16_t *w, size_t ld, size_t rows
                                         const uint16_t *x, float *y, int allow_dpbf16);
 /* Whether the CPU has AVX512_BF16 (and AVX512BW). */
 LD4MREC_INTERNAL int ld4mrk_has_avx512bf16(void);
+
+/* Training's random numbers, each fill a pure function of its seed. */
+/* out[i] = scale * N(0, 1), i < n. */
+LD4MREC_INTERNAL void ld4mrk_fill_gaussian(uint64_t seed, float *out, size_t n, float scale);
+/* Inverted dropout: each x[i] becomes 0 with probability p, else x[i] / (1 - p). */
+LD4MREC_INTERNAL void ld4mrk_dropout(uint64_t seed, float *x, size_t n, float p);
 
 /* A hint to the core that the caller is spinning (x86 PAUSE). */
 static inline void ld4mrk_cpu_relax(void) {
