@@ -118,6 +118,8 @@ private func spin(until condition: () -> Bool) {
 /// A pool thread: sleeps until a team claims it, runs its member's share, goes idle.
 private final class Worker: @unchecked Sendable {
     private let busy = Atomic<Bool>(false)
+    /// Set with `assignment`, so that a spinning worker sees work without the mutex.
+    private let pending = Atomic<Bool>(false)
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     /// Guarded by `mutex`.
@@ -143,12 +145,25 @@ private final class Worker: @unchecked Sendable {
     func start(_ job: Job, rank: Int) {
         pthread_mutex_lock(mutex)
         assignment = (job, rank)
+        pending.store(true, ordering: .releasing)
         pthread_cond_signal(wake)
         pthread_mutex_unlock(mutex)
     }
 
+    /// After a job, a worker watches for the next one for this long before it sleeps:
+    /// requests arrive back to back under load, and waking a sleeping thread costs tens
+    /// of microseconds, a good part of a single user's request.
+    private static let spinSeconds = 100e-6
+
     private func loop() -> Never {
         while true {
+            let until = monotonicSeconds() + Self.spinSeconds
+            var spins = 0
+            while !pending.load(ordering: .acquiring) {
+                spins += 1
+                if spins % 64 == 0, monotonicSeconds() > until { break }
+                ld4mrk_cpu_relax()
+            }
             pthread_mutex_lock(mutex)
             var next = assignment
             while next == nil {
@@ -156,6 +171,7 @@ private final class Worker: @unchecked Sendable {
                 next = assignment
             }
             assignment = nil
+            pending.store(false, ordering: .relaxed)
             pthread_mutex_unlock(mutex)
             guard let (job, rank) = next else { continue }
             job.body.takeUnretainedValue().body(Team(rank: rank, size: job.size, sync: job))

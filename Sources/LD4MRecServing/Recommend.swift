@@ -195,7 +195,7 @@ extension Model {
 /// The k best of `count` scores (ties: lower row first), leaving out the rows `skip`
 /// (sorted). Scans once: after the first k candidates, a score enters only if it beats
 /// the worst kept one.
-func topK(_ scores: UnsafePointer<Float>, count: Int, k: Int, skipping skip: [Int32]) -> [ScoredItem] {
+package func topK(_ scores: UnsafePointer<Float>, count: Int, k: Int, skipping skip: [Int32]) -> [ScoredItem] {
     var selector = TopKSelector(k: min(k, count - skip.count))
     guard selector.k > 0 else { return [] }
     var threshold = -Float.infinity
@@ -210,7 +210,7 @@ func topK(_ scores: UnsafePointer<Float>, count: Int, k: Int, skipping skip: [In
 
 extension Array where Element == Int32 {
     /// Binary search in a sorted array.
-    func containsSorted(_ value: Int32) -> Bool {
+    package func containsSorted(_ value: Int32) -> Bool {
         var (low, high) = (0, count)
         while low < high {
             let mid = (low + high) / 2
