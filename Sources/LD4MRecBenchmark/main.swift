@@ -140,7 +140,8 @@ func serving(_ path: String, threads: Int, repeats: Int) throws -> JSON {
             ("weight_bytes", .number(Double(model.weightBytes))),
         ]
         if precision == .float32 {
-            entry.append(("read_weights_once_s", .number(readOnce(bytes: model.weightBytes, threads: threads, repeats: repeats))))
+            entry.append(("dense_bytes", .number(Double(model.denseBytes))))
+            entry.append(("read_weights_once_s", .number(readOnce(bytes: model.denseBytes, threads: threads, repeats: repeats))))
             entry.append(("concurrency", concurrency(model, store, ids)))
         }
         fields.append((precision.rawValue, .object(entry)))

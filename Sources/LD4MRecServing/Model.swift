@@ -122,6 +122,10 @@ public final class Model: Sendable {
         return dense + 4 * floats
     }
 
+    /// Bytes one request reads at least: every table it multiplies (the blocks' layers and
+    /// the output layer); the rows it gathers (input layer, prior, signals) are few.
+    public var denseBytes: Int { blocks.reduce(0) { $0 + $1.bytes } + output.bytes }
+
     /// The row of z_in for a user, nil for users unknown to the model.
     func userRow(of id: Int64?) -> Int? { id.flatMap { userRowOf[$0] } }
 }
