@@ -36,6 +36,8 @@ public struct Query: Sendable {
     let request: ScoringRequest
     /// History item ids that the model does not know (skipped).
     public let skippedItems: Int
+    /// Item rows this query never recommends besides its history's (sorted, unique).
+    var excludedRows: [Int32] = []
 
     /// The number of known items in the history.
     public var historyCount: Int { request.items.count }
@@ -64,6 +66,13 @@ extension Model {
         }
     }
 
+    /// The same query, never recommending `ids` either (in top-K; scores are unchanged).
+    public func excluding(_ ids: some Sequence<Int64>, from query: Query) -> Query {
+        var result = query
+        result.excludedRows = Array(Set(query.excludedRows).union(catalogue.resolveSet(ids).rows)).sorted()
+        return result
+    }
+
     // MARK: Top-K
 
     /// The k best items for one query, best first.
@@ -86,19 +95,22 @@ extension Model {
         let excluded = catalogue.resolveSet(options.excludedItems).rows
         let n = itemCount
         /// The item rows a query may not recommend, sorted.
-        func blocked(_ request: ScoringRequest) -> [Int32] {
-            options.excludeHistory ? Array(Set(request.items).union(excluded)).sorted() : excluded
+        func blocked(_ query: Query) -> [Int32] {
+            var rows = Set(excluded).union(query.excludedRows)
+            if options.excludeHistory { rows.formUnion(query.request.items) }
+            return rows.sorted()
         }
         let threads = Threads.resolve(options.threads)
         var results: [[Recommendation]] = []
         results.reserveCapacity(queries.count)
         for start in stride(from: 0, to: queries.count, by: Self.chunk) {
-            let requests = queries[start ..< min(start + Self.chunk, queries.count)].map(\.request)
+            let chunkQueries = Array(queries[start ..< min(start + Self.chunk, queries.count)])
+            let requests = chunkQueries.map(\.request)
             let buffers = ForwardBuffers(self, batch: requests.count)
             var chunkResults = [[ScoredItem]](repeating: [], count: requests.count)
             if let only {
-                let candidates = requests.map { request in
-                    let skip = blocked(request)
+                let candidates = chunkQueries.map { query in
+                    let skip = blocked(query)
                     return only.filter { !skip.containsSorted($0) }
                 }
                 let offsets = candidates.reduce(into: [0]) { $0.append($0[$0.count - 1] + $1.count) }
@@ -120,7 +132,7 @@ extension Model {
             } else {
                 let rows = UnsafeMutablePointer<Float>.allocate(capacity: try checkedProduct([requests.count, n], what: "score matrix"))
                 defer { rows.deallocate() }
-                let skips = requests.map(blocked)
+                let skips = chunkQueries.map(blocked)
                 ThreadPool.shared.run(threads: threads) { team in
                     hidden(requests, buffers, team)
                     scores(requests, buffers, items: team.share(of: n, granule: InferenceTable.rowBlock), into: rows)

@@ -122,6 +122,10 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
         let restricted = try model.recommend(query, k: 10, options: RecommendOptions(onlyItems: only, excludedItems: [ids[20]]))
         #expect(restricted.map(\.itemID) == ranked.filter { [ids[10], ids[30]].contains($0) })
 
+        let masked = model.excluding([ranked[0], ranked[3], 4242], from: query)
+        #expect(try model.recommend(masked, k: 5).map(\.itemID) == Array(ranked.filter { !history.contains($0) && $0 != ranked[0] && $0 != ranked[3] }.prefix(5)))
+        #expect(model.scores(masked) == full)
+
         let all = try model.recommend(query, k: Int(Int32.max))
         #expect(all.count == model.itemCount - 3)
         expectError(.invalidArgument, containing: "k must be at least 1") { _ = try model.recommend(query, k: 0) }

@@ -63,6 +63,26 @@ import Glibc
     }
 }
 
+@Suite struct ProtocolTests {
+    /// Popularity with and without DiffRec's masking of validation items, by hand: 30 items
+    /// with degrees 30, 29, ...; user 0 holds out items 0 and 1 (the two most popular) for
+    /// validation and item 21 for test. Without the mask item 21 ranks 22nd (outside the
+    /// top 20, as item 25 is its only training item); with it, 20th.
+    @Test func maskingValidationItems() {
+        var rows = [[Int32]](repeating: [], count: 31)
+        for user in 1 ... 30 { rows[user] = (0 ..< Int32(31 - user)).map { $0 } }  // item i has degree 30 - i
+        rows[0] = [25]
+        let empty = [[Int32]](repeating: [], count: 31)
+        var validation = empty, test = empty
+        validation[0] = [0, 1]
+        test[0] = [21]
+        let dataset = Dataset(name: "toy", userCount: 31, itemCount: 30, train: CSRHistories(rows: rows),
+                              validation: CSRHistories(rows: validation), test: CSRHistories(rows: test), modalities: [])
+        #expect(Evaluation.popularity(on: dataset, split: .test).recall20 == 0)
+        #expect(Evaluation.popularity(on: dataset, split: .test, maskValidation: true).recall20 == 1)
+    }
+}
+
 @Suite struct DatasetReaderTests {
     func folder(_ inter: String, features: [String: Matrix] = [:]) throws -> String {
         let dir = temporaryDirectory() + "/toy"
