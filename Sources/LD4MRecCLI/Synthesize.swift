@@ -25,6 +25,8 @@ struct Synthesize: ParsableCommand {
     @Option var seed: UInt64 = 1
     @Flag(name: .customLong("no-item-item"), help: "Leave out the item-item prior (a C-Net-only model).")
     var noItemItem = false
+    @Flag(name: .customLong("sparse-item-item"), help: "A sparse item-item prior (a few neighbours per item) instead of a dense one.")
+    var sparseItemItem = false
 
     func run() throws {
         var spec = SyntheticModelSpec()
@@ -32,6 +34,7 @@ struct Synthesize: ParsableCommand {
         spec.users = users
         spec.seed = seed
         spec.itemItemPrior = !noItemItem
+        spec.sparsePrior = sparseItemItem
         spec.hyperparameters.hiddenSize = hidden
         spec.hyperparameters.svdRank = svdRank
         spec.hyperparameters.stepEmbeddingSize = stepEmbedding

@@ -192,6 +192,9 @@ extension Model {
             if let itemItem {
                 for item in request.items { itemItem.addRow(Int(item), to: row + items.lowerBound, columns: items) }
             }
+            if let sparsePrior {
+                for item in request.items { sparsePrior.addRow(Int(item), to: row, columns: items) }
+            }
         }
     }
 
@@ -203,6 +206,9 @@ extension Model {
             var score = output.dot(row: Int(row), h) + outputBias[Int(row)]
             if let itemItem {
                 for item in request.items { itemItem.addRow(Int(item), to: &score, columns: Int(row) ..< Int(row) + 1) }
+            }
+            if let sparsePrior {
+                for item in request.items { score += sparsePrior.value(row: Int(item), column: row) }
             }
             out[i - rows.startIndex] = score
         }
@@ -219,4 +225,34 @@ private func addBias(_ bias: [Float], _ rows: Range<Int>, _ row: UnsafeMutablePo
 @inline(__always)
 private func leakyReLU(_ x: UnsafeMutablePointer<Float>, _ count: Int, _ slope: Float) {
     for i in 0 ..< count where x[i] < 0 { x[i] *= slope }
+}
+
+extension SparseRows {
+    /// Row r's value at column c (0 where the row has no entry).
+    func value(row r: Int, column c: Int32) -> Float {
+        var (low, high) = (offsets[r], offsets[r + 1])
+        while low < high {
+            let mid = (low + high) / 2
+            if columns[mid] < c { low = mid + 1 } else { high = mid }
+        }
+        return low < offsets[r + 1] && columns[low] == c ? values[low] : 0
+    }
+
+    /// `y[c] += row r's value at c` for the row's columns c in `columns` (y indexed by
+    /// column: the entries of a score row).
+    func addRow(_ r: Int, to y: UnsafeMutablePointer<Float>, columns: Range<Int>) {
+        var e = offsets[r]
+        let end = offsets[r + 1]
+        // The row's columns ascend: skip to the first one in range.
+        var (low, high) = (e, end)
+        while low < high {
+            let mid = (low + high) / 2
+            if Int(self.columns[mid]) < columns.lowerBound { low = mid + 1 } else { high = mid }
+        }
+        e = low
+        while e < end, Int(self.columns[e]) < columns.upperBound {
+            y[Int(self.columns[e])] += values[e]
+            e += 1
+        }
+    }
 }

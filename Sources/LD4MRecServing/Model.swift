@@ -64,6 +64,8 @@ public final class Model: Sendable {
     let output: InferenceTable
     let outputBias: [Float]
     let itemItem: InferenceTable?
+    /// The sparse prior, its values times `itemItemScale`.
+    let sparsePrior: SparseRows?
     let signals: ConditionSignals
     let zIn: Matrix
     let zInDefault: [Float]
@@ -97,6 +99,12 @@ public final class Model: Sendable {
         } else {
             itemItem = nil
         }
+        if var prior = parameters.itemItemSparse, parameters.itemItemScale != 0 {
+            prior.values = prior.values.map { $0 * parameters.itemItemScale }
+            sparsePrior = prior
+        } else {
+            sparsePrior = nil
+        }
         signals = ConditionSignals(svdItemFactors: parameters.svdItemFactors, singularValues: parameters.svdSingularValues,
                                    itemDegrees: parameters.itemDegrees, features: parameters.modalities.map(\.features))
         zIn = parameters.zIn
@@ -110,13 +118,14 @@ public final class Model: Sendable {
 
     public var itemCount: Int { catalogue.count }
     /// Whether scores mix in an item-item prior (docs/MODEL.md).
-    public var hasItemItemPrior: Bool { itemItem != nil }
+    public var hasItemItemPrior: Bool { itemItem != nil || sparsePrior != nil }
     /// Feature dimension of each modality, in `modalityNames` order.
     public var modalityDimensions: [Int] { signals.features.map(\.cols) }
     public var hiddenSize: Int { hyperparameters.hiddenSize }
     /// Bytes of the tables scoring reads (weights, signals, prior).
     public var weightBytes: Int {
         let dense = blocks.reduce(0) { $0 + $1.bytes } + inputByItem.bytes + output.bytes + (itemItem?.bytes ?? 0)
+            + (sparsePrior.map { 8 * $0.entries + 8 * $0.offsets.count } ?? 0)
         let floats = inputBias.count + outputBias.count + signals.svdItemFactors.values.count
             + signals.features.reduce(0) { $0 + $1.values.count }
         return dense + 4 * floats

@@ -9,7 +9,7 @@ extension Trainer {
     /// spreads, then the rankings): memory grows with a chunk, not with users x items.
     func withItemItemPrior(_ cnet: ModelParameters, cnetValidation: RankingMetrics) throws
         -> (ModelParameters, RankingMetrics) {
-        guard let itemItem else { return (cnet.withoutItemItemPrior(), cnetValidation) }  // the file records what it holds
+        guard itemItem != nil || itemItemSparse != nil else { return (cnet.withoutItemItemPrior(), cnetValidation) }
         let n = dataset.itemCount
         let validation = HeldOutSplit(dataset, .valid)
         let model = try Model(cnet)
@@ -27,11 +27,9 @@ extension Trainer {
                 let count = min(chunk, queries.count - start)
                 try model.scores(Array(queries[start ..< start + count]), into: UnsafeMutableBufferPointer(start: cnetScores, count: count * n))
                 priorScores.update(repeating: 0, count: count * n)
-                itemItem.values.withUnsafeBufferPointer { b in
-                    for r in 0 ..< count {
-                        for item in dataset.train.row(validation.users[start + r]) {
-                            BLAS.axpy(1, b.baseAddress! + Int(item) * n, priorScores + r * n, count: n)
-                        }
+                for r in 0 ..< count {
+                    for item in dataset.train.row(validation.users[start + r]) {
+                        addPriorRow(Int(item), to: priorScores + r * n)
                     }
                 }
                 body(start, count)
@@ -67,9 +65,22 @@ extension Trainer {
         }
         var result = cnet
         (result.cnetScale, result.itemItemScale) = mixed(best.weight)
-        result.itemItem = itemItem
+        (result.itemItem, result.itemItemSparse) = (itemItem, itemItemSparse)
+        result.hyperparameters.itemItemPrior = priorKind
         result.hyperparameters.ensembleWeight = best.weight
         return (result, best.metrics)
+    }
+}
+
+extension Trainer {
+    /// `scores += row `item` of the prior`.
+    func addPriorRow(_ item: Int, to scores: UnsafeMutablePointer<Float>) {
+        let n = dataset.itemCount
+        if let itemItem {
+            itemItem.values.withUnsafeBufferPointer { BLAS.axpy(1, $0.baseAddress! + item * n, scores, count: n) }
+        } else if let sparse = itemItemSparse {
+            for e in sparse.offsets[item] ..< sparse.offsets[item + 1] { scores[Int(sparse.columns[e])] += sparse.values[e] }
+        }
     }
 }
 

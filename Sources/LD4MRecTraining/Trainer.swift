@@ -41,8 +41,12 @@ public final class Trainer {
     /// The C-Net's weights and z_in, as one vector (ParameterVector).
     let weights: ParameterVector
     let setupSeconds: Double
+    /// The item-item prior, dense (EASE) or sparse (kNN), if the hyperparameters ask for one.
     let itemItem: Matrix?
+    let itemItemSparse: SparseRows?
     var notes: [String] = []
+    /// The prior's kind as trained (`auto` resolved).
+    let priorKind: Hyperparameters.ItemItemPrior
 
     public init(dataset: Dataset, hyperparameters h: Hyperparameters) throws {
         try h.validateArchitecture()
@@ -58,14 +62,18 @@ public final class Trainer {
         rng = SeededGenerator(seed: h.seed)
         let start = monotonicSeconds()
         frozen = try Self.initialParameters(dataset, h, &rng)
-        if h.itemItemPrior == .ease && dataset.itemCount <= Hyperparameters.itemItemMaxItems {
-            itemItem = try EASE.itemItem(dataset.train, items: dataset.itemCount, lambda: h.easeLambda)
-        } else {
-            itemItem = nil
-            if h.itemItemPrior == .ease {
-                notes.append("item-item prior skipped: \(dataset.itemCount) items exceed \(Hyperparameters.itemItemMaxItems)")
-            }
+        var kind = h.itemItemPrior
+        if kind == .auto { kind = dataset.itemCount <= Hyperparameters.itemItemMaxItems ? .ease : .knn }
+        if kind == .ease && dataset.itemCount > Hyperparameters.itemItemMaxItems {
+            notes.append("EASE needs \(dataset.itemCount)^2 floats: the prior is kNN instead (above \(Hyperparameters.itemItemMaxItems) items)")
+            kind = .knn
         }
+        itemItem = kind == .ease ? try EASE.itemItem(dataset.train, items: dataset.itemCount, lambda: h.easeLambda) : nil
+        itemItemSparse = kind == .knn
+            ? ItemKNN.itemItem(dataset.train, items: dataset.itemCount, neighbours: h.itemItemNeighbours, shrink: h.knnShrink,
+                               threads: Threads.defaultCount)
+            : nil
+        priorKind = kind
         setupSeconds = monotonicSeconds() - start
         signals = ConditionSignals(svdItemFactors: frozen.svdItemFactors, singularValues: frozen.svdSingularValues,
                                    itemDegrees: frozen.itemDegrees, features: frozen.modalities.map(\.features))

@@ -214,6 +214,7 @@ import Glibc
         try ModelFile.write(result.parameters, to: dir + "/m.h5")
         var recorded = h
         recorded.ensembleWeight = result.parameters.hyperparameters.ensembleWeight  // chosen on validation
+        recorded.itemItemPrior = .ease  // auto, resolved for 250 items
         #expect(recorded.ensembleWeight != nil)
         #expect(try ModelFile.read(from: dir + "/m.h5").hyperparameters == recorded)
     }
@@ -306,6 +307,38 @@ let builtLibrary: String = {
             let same = reread.scores(reread.query(history: history, user: Int64(user)), threads: 1) == expected
             #expect(same, "user \(user): the model read back from its file scores differently")
         }
+    }
+}
+
+@Suite struct ItemKNNTests {
+    /// Shrunk cosine similarities by hand: users {0,1}, {0,1,2}, {1,2}, {3}.
+    /// deg = (2, 3, 2, 1); |U_0 and U_1| = 2, |U_0 and U_2| = 1, |U_1 and U_2| = 2; item 3 has
+    /// no co-occurrence. w_ij = c_ij / (sqrt(deg_i deg_j) + shrink).
+    @Test func knownSimilarities() {
+        let train = CSRHistories(rows: [[0, 1], [0, 1, 2], [1, 2], [3]])
+        let shrink = 0.5
+        let table = ItemKNN.itemItem(train, items: 4, neighbours: 1, shrink: shrink, threads: 2)
+        func w(_ c: Double, _ a: Double, _ b: Double) -> Float { Float(c / ((a * b).squareRoot() + shrink)) }
+        // Each item keeps its single best neighbour.
+        #expect(table.offsets == [0, 1, 2, 3, 3])
+        #expect(table.columns == [1, 0, 1])
+        let expected = [w(2, 2, 3), w(2, 3, 2), w(2, 2, 3)]  // 1 -> 0 and 1 -> 2 tie: the lower row
+        for (got, want) in zip(table.values, expected) { #expect(abs(got - want) < 1e-6) }
+        let all = ItemKNN.itemItem(train, items: 4, neighbours: 3, shrink: shrink, threads: 1)
+        #expect(all.columns == [1, 2, 0, 2, 0, 1])
+        #expect(abs(all.values[1] - w(1, 2, 2)) < 1e-6)
+    }
+
+    @Test func aTrainedModelWithTheSparsePriorServesWhatValidationChose() throws {
+        var (dataset, h) = TrainerTests.smallRun(epochs: 2)
+        h.itemItemPrior = .knn
+        h.itemItemNeighbours = 20
+        let result = try Trainer(dataset: dataset, hyperparameters: h).train()
+        #expect(result.parameters.itemItemSparse != nil && result.parameters.itemItem == nil)
+        #expect(result.parameters.hyperparameters.itemItemPrior == .knn)
+        let served = try Evaluation.evaluate(try Model(result.parameters), on: dataset, split: .valid)
+        #expect(abs(served.recall20 - result.finalValidation.recall20) < 2e-3)
+        #expect(result.finalValidation.recall20 >= result.bestValidation.recall20)
     }
 }
 

@@ -69,6 +69,14 @@ class ReferenceModel:
             # The item-item prior and the score mixture (docs/FORMAT.md), optional.
             self.item_item = (np.asarray(f["signals/item_item"], dtype=np.float64)
                               if "signals/item_item" in f else None)
+            if "signals/item_item_sparse" in f:  # CSR rows: the same B, most entries zero
+                group = f["signals/item_item_sparse"]
+                offsets, columns = np.asarray(group["offsets"]), np.asarray(group["columns"])
+                dense = np.zeros((len(offsets) - 1,) * 2)
+                rows = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+                dense[rows, columns] = np.asarray(group["values"], dtype=np.float64)
+                self.item_item = dense
+            self.sparse_prior = "signals/item_item_sparse" in f
             self.cnet_scale = float(attrs.get("score_scale_cnet", 1.0))
             self.item_item_scale = float(attrs.get("score_scale_item_item", 0.0))
             if "histories" in f:
@@ -94,7 +102,9 @@ class ReferenceModel:
             self.output = rounded(self.output, self.cnet_scale)
             self.cnet_scale = 1.0
             if self.item_item is not None:
-                self.item_item = bfloat16(self.item_item_scale * self.item_item)
+                scaled = self.item_item_scale * self.item_item
+                # The library keeps the sparse prior's few values in float32.
+                self.item_item = scaled.astype(np.float32).astype(np.float64) if self.sparse_prior else bfloat16(scaled)
                 self.item_item_scale = 1.0
 
     # ---- helpers

@@ -14,6 +14,7 @@ from reference import ReferenceModel, top_k  # noqa: E402
 # float32 sums in the library against float64 in the reference, over bf16 products.
 ATOL = 2e-4
 CONFIGS = {"default": {}, "no-item-item": {"no_item_item": True}, "no-modalities": {"modalities": ""},
+           "sparse-item-item": {"sparse_item_item": True, "seed": 5},
            "3-blocks": {"blocks": 3, "seed": 3}}
 
 

@@ -16,12 +16,12 @@ import ld4mrec  # noqa: E402
 import torch  # noqa: E402
 
 MODALITIES = {"none": ("", 0), "one": ("image:12", 1), "two": ("image:12,audio:6", 2)}
-VARIANTS = [(m, b, prior) for m in MODALITIES for b in (1, 2, 3) for prior in (True, False)]
+VARIANTS = [(m, b, prior) for m in MODALITIES for b in (1, 2, 3) for prior in ("dense", "sparse", None)]
 
 
 def variant_id(variant):
     modalities, blocks, prior = variant
-    return f"{modalities}-modalities-{blocks}-blocks-{'prior' if prior else 'no-prior'}"
+    return f"{modalities}-modalities-{blocks}-blocks-{prior or 'no'}-prior"
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=[variant_id(v) for v in VARIANTS])
@@ -29,12 +29,15 @@ def test_random_model_parity_and_export(make_model, tmp_path, variant):
     modalities, blocks, prior = variant
     spec, count = MODALITIES[modalities]
     options = {"modalities": spec, "blocks": blocks, "seed": 10 * blocks + count}
-    if not prior:
+    if prior is None:
         options["no_item_item"] = True
+    elif prior == "sparse":
+        options["sparse_item_item"] = True
     path = make_model(**options)
     model = lt.load(path)
     assert len(model.blocks) == blocks and model.n_modalities == count
-    assert (model.item_item is not None) == prior
+    assert (model.item_item is not None) == (prior == "dense")
+    assert (model.item_item_sparse is not None) == (prior == "sparse")
     cases = parity_cases(model)
     with ld4mrec.Model(path) as library:
         check_parity(model, library, cases)
@@ -46,9 +49,9 @@ def test_random_model_parity_and_export(make_model, tmp_path, variant):
                                               library.score_all_history(history, user=user), err_msg=label)
 
 
-@pytest.mark.parametrize("prior", [True, False], ids=["prior", "no-prior"])
+@pytest.mark.parametrize("prior", ["dense", "sparse", None], ids=["prior", "sparse-prior", "no-prior"])
 def test_candidate_scores(make_model, prior):
-    path = make_model(seed=4, **({} if prior else {"no_item_item": True}))
+    path = make_model(seed=4, **({"no_item_item": True} if prior is None else {"sparse_item_item": True} if prior == "sparse" else {}))
     model = lt.load(path)
     cases = parity_cases(model)[::3]
     histories, _ = model.histories_from_ids([history for _, history, _ in cases])

@@ -89,6 +89,33 @@ def test_ease_matches_the_closed_form():
     np.testing.assert_allclose(signals.ease(histories_of(x), 30, 7.0).numpy(), expected, rtol=0, atol=1e-6)
 
 
+def test_knn_prior_matches_its_formula_and_the_swift_trainer(tiny, tiny_data, tmp_path):
+    """The sparse prior: every kept weight is |U_i and U_j| / (sqrt(deg_i deg_j) + shrink)
+    (NumPy, by hand), each row keeps its best neighbours, and the Swift CLI's table is the
+    same table."""
+    x = dense(tiny_data.train, tiny_data.n_items)
+    together, degree = x.T @ x, x.sum(axis=0)
+    prior = signals.knn(tiny_data.train, tiny_data.n_items, neighbours=7, shrink=3.0)
+    offsets, columns, values = lt.model.sparse_tables(prior)
+    for i in range(tiny_data.n_items):
+        row = slice(offsets[i], offsets[i + 1])
+        weights = together[i] / (np.sqrt(degree[i] * degree) + 3.0)
+        weights[i] = 0
+        candidates = np.nonzero((together[i] > 0) & (np.arange(len(weights)) != i))[0]
+        assert offsets[i + 1] - offsets[i] == min(7, candidates.size)
+        np.testing.assert_allclose(values[row], weights[columns[row]], rtol=1e-6)
+        if candidates.size > 7:  # the kept ones are the best (ties aside)
+            assert weights[columns[row]].min() >= np.sort(weights[candidates])[-7] - 1e-7
+    torch_support.cli("train", "--data", tiny, "--out", tmp_path / "knn.h5", "--hidden", 16, "--svd-rank", 4,
+                      "--film-hidden", 8, "--epochs", 1, "--item-item", "knn", "--item-item-neighbours", 7,
+                      "--knn-shrink", 3)
+    swift = lt.load(tmp_path / "knn.h5")
+    s_offsets, s_columns, s_values = lt.model.sparse_tables(swift.item_item_sparse)
+    np.testing.assert_array_equal(s_offsets, offsets)
+    np.testing.assert_array_equal(s_columns, columns)
+    np.testing.assert_allclose(s_values, values, rtol=1e-6)
+
+
 def test_feature_standardization_over_training_items():
     rng = np.random.default_rng(3)
     features = rng.normal(3, 2, (20, 4))

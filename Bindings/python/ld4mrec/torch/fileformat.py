@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import torch
 
-from .model import Histories, Hyperparameters, LD4MRec
+from .model import Histories, Hyperparameters, LD4MRec, sparse_tables
 
 __all__ = ["export", "load"]
 
@@ -19,13 +19,14 @@ _INTEGERS = {"hidden_size": (1, 1 << 20), "svd_rank": (1, 1 << 20), "step_embedd
              "n_blocks": (1, 64), "film_hidden_size": (1, 1 << 20), "n_steps": (1, 100_000),
              "batch_size": (1, 1 << 30), "max_epochs": (0, 1 << 30), "patience": (0, 1 << 30),
              "svd_oversamples": (0, 1 << 30), "svd_power_iterations": (0, 1000),
+             "item_item_neighbours": (1, 1 << 16),
              "conditions_from_dropped_history": (0, 1)}
 _FLOATS = ("leaky_relu_slope", "noise_scale", "noise_min", "soft_target_probability", "soft_target_gamma",
-           "learning_rate", "input_dropout", "weight_decay", "ease_lambda")
+           "learning_rate", "input_dropout", "weight_decay", "ease_lambda", "knn_shrink")
 _REQUIRED = ("hidden_size", "svd_rank", "step_embedding_size", "n_blocks", "film_hidden_size",
              "leaky_relu_slope")
 _CHOICES = {"step_sampler": ("importance", "uniform"), "loss": ("mse", "multinomial"),
-            "feature_standardization": ("training-items", "none"), "item_item_prior": ("none", "ease")}
+            "feature_standardization": ("training-items", "none"), "item_item_prior": ("none", "ease", "knn", "auto")}
 
 
 # ------------------------------------------------------------------------------------
@@ -47,7 +48,7 @@ def export(model, path, histories=True):
     h = model.hyperparameters
     scale_cnet = float(model.score_scale_cnet)
     scale_item_item = float(model.score_scale_item_item)
-    if model.item_item is None and scale_item_item != 0:
+    if not model.has_item_item_prior and scale_item_item != 0:
         raise ValueError("score_scale_item_item must be 0 without an item-item table")
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -101,6 +102,11 @@ def _write(f, model, h, scale_cnet, scale_item_item, histories):
     f.create_dataset("signals/item_degrees", data=_numpy(model.item_degrees, np.int64))
     if model.item_item is not None:
         floats("signals/item_item", model.item_item)
+    if model.item_item_sparse is not None:
+        offsets, columns, values = sparse_tables(model.item_item_sparse)
+        f.create_dataset("signals/item_item_sparse/offsets", data=offsets)
+        f.create_dataset("signals/item_item_sparse/columns", data=columns)
+        f.create_dataset("signals/item_item_sparse/values", data=values)
     for m, name in enumerate(model.modality_names):
         group = f.create_group(f"modalities/{m}")
         group.attrs["name"] = name
@@ -267,6 +273,11 @@ def _read(r):
             raise r.fail(f"'/{group}/features' must have shape ({n}, d_m), got {features.shape}")
         modalities.append((name, features))
     item_item = r.array("signals/item_item", np.float32, (n, n)) if "signals/item_item" in r.f else None
+    item_item_sparse = None
+    if "signals/item_item_sparse" in r.f:
+        group = "signals/item_item_sparse"
+        item_item_sparse = (r.array(group + "/offsets", np.int64, (n + 1,)), r.array(group + "/columns", np.int64),
+                            r.array(group + "/values", np.float32))
     histories = None
     if "histories/offsets" in r.f or "histories/items" in r.f:
         offsets = r.array("histories/offsets", np.int64, (u + 1,))
@@ -282,7 +293,7 @@ def _read(r):
             svd_item_factors=r.array("signals/svd_item_factors", np.float32, (n, k)),
             svd_singular_values=r.array("signals/svd_singular_values", np.float32, (k,)),
             item_degrees=r.array("signals/item_degrees", np.int64, (n,)),
-            modalities=modalities, item_item=item_item,
+            modalities=modalities, item_item=item_item, item_item_sparse=item_item_sparse,
             score_scale_cnet=float(r.number("score_scale_cnet") if "score_scale_cnet" in r.f.attrs else 1.0),
             score_scale_item_item=float(r.number("score_scale_item_item")
                                         if "score_scale_item_item" in r.f.attrs else 0.0),

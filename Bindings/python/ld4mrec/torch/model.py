@@ -9,6 +9,7 @@ map to rows with ``item_rows`` / ``user_rows``.
 
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
@@ -53,9 +54,11 @@ class Hyperparameters:
     feature_standardization: str = "training-items"
     seed: int = 0
     # The item-item prior (docs/MODEL.md, "The item-item prior").
-    item_item_prior: str = "ease"
+    item_item_prior: str = "auto"   # ease up to ITEM_ITEM_MAX_ITEMS items, knn above
     ease_lambda: float = 50.0
     ensemble_weight: Optional[float] = None
+    item_item_neighbours: int = 100  # the kNN prior's neighbours per item
+    knn_shrink: float = 10.0
 
     ARCHITECTURE = ("hidden_size", "svd_rank", "step_embedding_size", "n_blocks",
                     "film_hidden_size", "leaky_relu_slope")
@@ -96,8 +99,12 @@ class Hyperparameters:
              "svd_oversamples and svd_power_iterations must be non-negative"),
             (self.feature_standardization in ("training-items", "none"),
              f"feature_standardization must be 'training-items' or 'none', got {self.feature_standardization!r}"),
-            (self.item_item_prior in ("ease", "none"),
-             f"item_item_prior must be 'ease' or 'none', got {self.item_item_prior!r}"),
+            (self.item_item_prior in ("none", "ease", "knn", "auto"),
+             f"item_item_prior must be 'none', 'ease', 'knn' or 'auto', got {self.item_item_prior!r}"),
+            (1 <= self.item_item_neighbours <= 1 << 16,
+             f"item_item_neighbours must be in 1 ... 65536, got {self.item_item_neighbours}"),
+            (self.knn_shrink >= 0 and math.isfinite(self.knn_shrink),
+             f"knn_shrink must be non-negative, got {self.knn_shrink}"),
             (self.ease_lambda > 0 and math.isfinite(self.ease_lambda),
              f"ease_lambda must be positive, got {self.ease_lambda}"),
             (self.ensemble_weight is None or 0 <= self.ensemble_weight <= 1,
@@ -250,7 +257,7 @@ class LD4MRec(nn.Module):
     ``hyperparameters.seed``)."""
 
     def __init__(self, hyperparameters, *, item_ids, user_ids, svd_item_factors,
-                 svd_singular_values, item_degrees, modalities=(), item_item=None,
+                 svd_singular_values, item_degrees, modalities=(), item_item=None, item_item_sparse=None,
                  score_scale_cnet=1.0, score_scale_item_item=0.0, histories=None,
                  initialize=True):
         super().__init__()
@@ -293,9 +300,15 @@ class LD4MRec(nn.Module):
             item_item = torch.as_tensor(np.asarray(item_item), dtype=torch.float32)
             if item_item.shape != (n, n):
                 raise ValueError(f"item_item must be ({n}, {n}), got {tuple(item_item.shape)}")
-        elif score_scale_item_item != 0:
+        if item_item_sparse is not None:
+            item_item_sparse = sparse_prior(*item_item_sparse, n)
+        if item_item is not None and item_item_sparse is not None:
+            raise ValueError("a model holds a dense or a sparse item-item prior, not both")
+        if item_item is None and item_item_sparse is None and score_scale_item_item != 0:
             raise ValueError("score_scale_item_item must be 0 without an item-item table")
         self.register_buffer("item_item", item_item)
+        # The sparse prior (each item's neighbours), as a COO tensor (n_items, n_items).
+        self.register_buffer("item_item_sparse", item_item_sparse)
         self.register_buffer("score_scale_cnet", torch.tensor(float(score_scale_cnet)))
         self.register_buffer("score_scale_item_item", torch.tensor(float(score_scale_item_item)))
         self.training_histories = histories  # Histories over user rows (CPU), or None
@@ -400,12 +413,25 @@ class LD4MRec(nn.Module):
         """sum_{i in H} W_in[:, i] (B, d), without b_in: the gather-sum of the input layer."""
         return self.input(histories.items, histories.offsets)
 
+    @property
+    def has_item_item_prior(self):
+        return self.item_item is not None or self.item_item_sparse is not None
+
     def item_item_sum(self, histories):
         """sum_{j in H} B[j, :] (B, n_items), the item-item prior's term, or None."""
-        if self.item_item is None:
-            return None
-        return F.embedding_bag(histories.items, self.item_item, histories.offsets, mode="sum",
-                               include_last_offset=True)
+        if self.item_item is not None:
+            return F.embedding_bag(histories.items, self.item_item, histories.offsets, mode="sum",
+                                   include_last_offset=True)
+        if self.item_item_sparse is not None:
+            # The batch's multi-hot histories (sparse) times the sparse prior.
+            rows = histories.row_of_item()
+            x = torch.sparse_coo_tensor(torch.stack([rows, histories.items]),
+                                        torch.ones(rows.numel(), device=rows.device),
+                                        (len(histories), self.n_items), check_invariants=True)
+            with warnings.catch_warnings():  # sparse x sparse goes through CSR, which torch calls beta
+                warnings.simplefilter("ignore", UserWarning)
+                return torch.sparse.mm(x, self.item_item_sparse).to_dense()
+        return None
 
     def user_embedding(self, users, batch):
         """z for inference: z_in[u] for rows u >= 0, z_in_default for -1 (or users=None)."""
@@ -455,7 +481,7 @@ class LD4MRec(nn.Module):
         a, b = float(self.score_scale_cnet), float(self.score_scale_item_item)
         if a != 1:
             scores.mul_(a)
-        if self.item_item is not None and b != 0:
+        if self.has_item_item_prior and b != 0:
             scores.add_(self.item_item_sum(histories), alpha=b)
         return scores
 
@@ -472,11 +498,14 @@ class LD4MRec(nn.Module):
             candidates = candidates.expand(len(histories), -1)
         else:
             cnet = torch.einsum("bd,bcd->bc", h, weight[candidates]) + bias[candidates]
-        if self.item_item is None or float(self.score_scale_item_item) == 0:
+        if not self.has_item_item_prior or float(self.score_scale_item_item) == 0:
             return cnet * self.score_scale_cnet
-        rows = histories.row_of_item()
-        prior = cnet.new_zeros(cnet.shape).index_add_(
-            0, rows, self.item_item[histories.items[:, None], candidates[rows]])
+        if self.item_item is None:
+            prior = self.item_item_sum(histories).gather(1, candidates)
+        else:
+            rows = histories.row_of_item()
+            prior = cnet.new_zeros(cnet.shape).index_add_(
+                0, rows, self.item_item[histories.items[:, None], candidates[rows]])
         return cnet * self.score_scale_cnet + prior * self.score_scale_item_item
 
     @torch.inference_mode()
@@ -490,6 +519,27 @@ class LD4MRec(nn.Module):
             scores.index_put_((histories.row_of_item(), histories.items),
                               scores.new_tensor(float("-inf")))
         return top_k(scores, k)
+
+
+def sparse_prior(offsets, columns, values, n):
+    """The sparse prior's CSR tables as a COO tensor (n, n), checked."""
+    offsets, columns = np.asarray(offsets, dtype=np.int64), np.asarray(columns, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float32)
+    if (offsets.shape != (n + 1,) or offsets[0] != 0 or offsets[-1] != columns.size or (np.diff(offsets) < 0).any()
+            or values.shape != columns.shape or (columns.size and (columns.min() < 0 or columns.max() >= n))):
+        raise ValueError("the sparse item-item prior must be CSR: n_items + 1 offsets from 0 to len(columns), "
+                         "columns in 0 ... n_items - 1, one value per column")
+    rows = np.repeat(np.arange(n), np.diff(offsets))
+    return torch.sparse_coo_tensor(torch.from_numpy(np.stack([rows, columns])), torch.from_numpy(values),
+                                   (n, n), check_invariants=True).coalesce()
+
+
+def sparse_tables(prior):
+    """(offsets, columns, values) NumPy arrays of a coalesced COO prior, as the file stores them."""
+    rows, columns = prior.indices().cpu().numpy()
+    offsets = np.zeros(prior.shape[0] + 1, dtype=np.int64)
+    np.add.at(offsets, rows + 1, 1)
+    return np.cumsum(offsets), columns.astype(np.int64), prior.values().cpu().numpy().astype(np.float32)
 
 
 def top_k(scores, k):

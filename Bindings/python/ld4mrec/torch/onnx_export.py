@@ -27,7 +27,7 @@ class _ServingGraph(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
-        self.with_prior = model.item_item is not None and float(model.score_scale_item_item) != 0
+        self.with_prior = model.has_item_item_prior and float(model.score_scale_item_item) != 0
 
     def forward(self, history_sum, z, c_u, *rest):
         m = self.model

@@ -91,3 +91,33 @@ def ease(histories, n_items, lam):
     b.div_(-b.diagonal().clone())       # column j divided by -P[j, j]
     b.fill_diagonal_(0)
     return b.float()
+
+
+def knn(histories, n_items, neighbours, shrink):
+    """The sparse prior of catalogues too large for EASE (docs/MODEL.md): each item's
+    `neighbours` most similar items by shrunk cosine similarity of their training users,
+    w_ij = |U_i and U_j| / (sqrt(deg_i deg_j) + shrink), ties to the lower item; a coalesced
+    COO tensor (n_items, n_items), row j = what history item j adds to its neighbours."""
+    r = training_matrix(histories, n_items)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        together = torch.sparse.mm(r.t().coalesce(), r).coalesce()
+    rows, cols = together.indices()
+    counts = together.values()
+    off_diagonal = rows != cols
+    rows, cols, counts = rows[off_diagonal], cols[off_diagonal], counts[off_diagonal]
+    degree = torch.zeros(n_items, dtype=torch.float64).index_add_(0, histories.items.cpu(),
+                                                                  torch.ones(histories.items.numel(), dtype=torch.float64))
+    weight = counts.double() / (torch.sqrt(degree[rows] * degree[cols]) + shrink)
+    weight = weight.float()
+    # Within each row: by weight (descending), ties by column (ascending); keep the first ones.
+    order = torch.argsort(cols, stable=True)
+    order = order[torch.argsort(-weight[order], stable=True)]
+    order = order[torch.argsort(rows[order], stable=True)]
+    rows, cols, weight = rows[order], cols[order], weight[order]
+    starts = torch.zeros(n_items + 1, dtype=torch.int64)
+    starts[1:] = torch.cumsum(torch.bincount(rows, minlength=n_items), 0)
+    rank = torch.arange(rows.numel()) - starts[rows]
+    keep = rank < neighbours
+    return torch.sparse_coo_tensor(torch.stack([rows[keep], cols[keep]]), weight[keep], (n_items, n_items),
+                                   check_invariants=True).coalesce()

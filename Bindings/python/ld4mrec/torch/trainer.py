@@ -25,6 +25,7 @@ import inspect
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -257,7 +258,8 @@ class Trainer:
         self.hyperparameters = h
         self.device = torch.device(device) if device is not None else model.item_ids.device
         model.hyperparameters = h
-        self._prior = model.item_item  # a loaded model's prior: kept, re-mixed after training
+        # A loaded model's prior: kept, re-mixed after training.
+        self._prior = model.item_item if model.item_item is not None else model.item_item_sparse
         self.model = model.to(self.device).train()
         self._cnet_only()
         self._network = model
@@ -468,13 +470,20 @@ class Trainer:
         among 0, 0.05, ..., 1 (the first best)."""
         h, model = self.hyperparameters, self.model
         prior = self._prior
-        if h.item_item_prior == "ease" and prior is None:
-            if self.dataset.n_items > Hyperparameters.ITEM_ITEM_MAX_ITEMS:
-                self.notes.append(f"item-item prior skipped: {self.dataset.n_items} items exceed "
-                                  f"{Hyperparameters.ITEM_ITEM_MAX_ITEMS}")
-            else:
-                prior = signals.ease(self.dataset.train, self.dataset.n_items, h.ease_lambda)
-        if h.item_item_prior == "none" or prior is None:
+        kind = h.item_item_prior
+        if kind == "auto":
+            kind = "ease" if self.dataset.n_items <= Hyperparameters.ITEM_ITEM_MAX_ITEMS else "knn"
+        if kind == "ease" and self.dataset.n_items > Hyperparameters.ITEM_ITEM_MAX_ITEMS:
+            self.notes.append(f"EASE needs {self.dataset.n_items}^2 floats: the prior is kNN instead "
+                              f"(above {Hyperparameters.ITEM_ITEM_MAX_ITEMS} items)")
+            kind = "knn"
+        if prior is not None and kind != "none":
+            kind = "knn" if prior.is_sparse else "ease"
+        if prior is None and kind == "ease":
+            prior = signals.ease(self.dataset.train, self.dataset.n_items, h.ease_lambda)
+        elif prior is None and kind == "knn":
+            prior = signals.knn(self.dataset.train, self.dataset.n_items, h.item_item_neighbours, h.knn_shrink)
+        if kind == "none" or prior is None:
             self.hyperparameters = model.hyperparameters = h.replace(item_item_prior="none", ensemble_weight=None)
             return cnet_validation
         prior = prior.to(self.device)
@@ -486,7 +495,15 @@ class Trainer:
             return cnet_validation
         history = self._train.select(users)
         cnet = torch.cat([model.scores(self._train.select(chunk), chunk) for chunk in users.split(512)])
-        prior_scores = F.embedding_bag(history.items, prior, history.offsets, mode="sum", include_last_offset=True)
+        if prior.is_sparse:
+            rows = history.row_of_item()
+            x = torch.sparse_coo_tensor(torch.stack([rows, history.items]), torch.ones(rows.numel(), device=rows.device),
+                                        (len(history), self.dataset.n_items), check_invariants=True)
+            with warnings.catch_warnings():  # sparse x sparse goes through CSR, which torch calls beta
+                warnings.simplefilter("ignore", UserWarning)
+                prior_scores = torch.sparse.mm(x, prior).to_dense()
+        else:
+            prior_scores = F.embedding_bag(history.items, prior, history.offsets, mode="sum", include_last_offset=True)
         sd_cnet = max(float(cnet.double().std(unbiased=False)), 1e-12)
         sd_prior = max(float(prior_scores.double().std(unbiased=False)), 1e-12)
         candidates = [h.ensemble_weight] if h.ensemble_weight is not None else [i / 20 for i in range(21)]
@@ -498,10 +515,13 @@ class Trainer:
             if metrics.recall20 > best[1].recall20:
                 best = (w, metrics)
         w = best[0]
-        model.item_item = prior
+        if prior.is_sparse:
+            model.item_item, model.item_item_sparse = None, prior
+        else:
+            model.item_item, model.item_item_sparse = prior, None
         model.score_scale_cnet.fill_(float(np.float32(w / sd_cnet)))
         model.score_scale_item_item.fill_(float(np.float32((1 - w) / sd_prior)))
-        self.hyperparameters = model.hyperparameters = h.replace(item_item_prior="ease", ensemble_weight=w)
+        self.hyperparameters = model.hyperparameters = h.replace(item_item_prior=kind, ensemble_weight=w)
         return best[1]
 
     # ---- checkpoints
