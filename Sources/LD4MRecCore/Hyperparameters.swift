@@ -37,6 +37,8 @@ public struct Hyperparameters: Sendable, Equatable {
     // Scoring beyond the C-Net (docs/MODEL.md, "The item-item prior").
     public var itemItemPrior: ItemItemPrior = .auto
     public var easeLambda = 50.0
+    /// Choose EASE's lambda on validation among multiples of `easeLambda` (0.2 ... 20).
+    public var chooseEaseLambda = true
     /// The sparse prior's neighbours per item, and the shrinkage of its similarities.
     public var itemItemNeighbours = 100
     public var knnShrink = 10.0
@@ -102,7 +104,9 @@ public struct Hyperparameters: Sendable, Equatable {
         .choice("item_item_prior", \.itemItemPrior, .training, option: "item-item",
                 "The item-item prior mixed into the scores.", whenAbsent: ItemItemPrior.none),
         .real("ease_lambda", \.easeLambda, .positive, .training, option: "ease-lambda",
-              "L2 regularisation of the EASE prior."),
+              "L2 regularisation of the EASE prior (the one chosen, in a trained model's file)."),
+        .flag("choose_ease_lambda", \.chooseEaseLambda, .training, option: "choose-ease-lambda",
+              "Choose EASE's lambda on validation among 0.2 ... 20 times --ease-lambda (=false: keep it)."),
         .integer("item_item_neighbours", \.itemItemNeighbours, 1 ... 1 << 16, .training, option: "item-item-neighbours",
                  "Neighbours per item of the sparse (kNN) prior."),
         .real("knn_shrink", \.knnShrink, .nonNegative, .training, option: "knn-shrink",

@@ -67,6 +67,7 @@ extension Trainer {
         (result.cnetScale, result.itemItemScale) = mixed(best.weight)
         (result.itemItem, result.itemItemSparse) = (itemItem, itemItemSparse)
         result.hyperparameters.itemItemPrior = priorKind
+        result.hyperparameters.easeLambda = easeLambda
         result.hyperparameters.ensembleWeight = best.weight
         return (result, best.metrics)
     }

@@ -45,8 +45,9 @@ public final class Trainer {
     let itemItem: Matrix?
     let itemItemSparse: SparseRows?
     var notes: [String] = []
-    /// The prior's kind as trained (`auto` resolved).
+    /// The prior's kind as trained (`auto` resolved), and EASE's lambda as chosen.
     let priorKind: Hyperparameters.ItemItemPrior
+    let easeLambda: Double
 
     public init(dataset: Dataset, hyperparameters h: Hyperparameters) throws {
         try h.validateArchitecture()
@@ -68,7 +69,14 @@ public final class Trainer {
             notes.append("EASE needs \(dataset.itemCount)^2 floats: the prior is kNN instead (above \(Hyperparameters.itemItemMaxItems) items)")
             kind = .knn
         }
-        itemItem = kind == .ease ? try EASE.itemItem(dataset.train, items: dataset.itemCount, lambda: h.easeLambda) : nil
+        var lambda = h.easeLambda
+        if kind == .ease && h.chooseEaseLambda {
+            let (table, chosen) = try EASE.chosen(dataset, around: h.easeLambda)
+            (itemItem, lambda) = (table, chosen)
+        } else {
+            itemItem = kind == .ease ? try EASE.itemItem(dataset.train, items: dataset.itemCount, lambda: h.easeLambda) : nil
+        }
+        easeLambda = lambda
         itemItemSparse = kind == .knn
             ? ItemKNN.itemItem(dataset.train, items: dataset.itemCount, neighbours: h.itemItemNeighbours, shrink: h.knnShrink,
                                threads: Threads.defaultCount)

@@ -215,6 +215,8 @@ import Glibc
         var recorded = h
         recorded.ensembleWeight = result.parameters.hyperparameters.ensembleWeight  // chosen on validation
         recorded.itemItemPrior = .ease  // auto, resolved for 250 items
+        recorded.easeLambda = result.parameters.hyperparameters.easeLambda  // chosen on validation
+        #expect(EASE.candidates(around: h.easeLambda).contains(recorded.easeLambda))
         #expect(recorded.ensembleWeight != nil)
         #expect(try ModelFile.read(from: dir + "/m.h5").hyperparameters == recorded)
     }
