@@ -106,7 +106,7 @@ public struct Hyperparameters: Sendable, Equatable {
         .real("ease_lambda", \.easeLambda, .positive, .training, option: "ease-lambda",
               "L2 regularisation of the EASE prior (the one chosen, in a trained model's file)."),
         .flag("choose_ease_lambda", \.chooseEaseLambda, .training, option: "choose-ease-lambda",
-              "Choose EASE's lambda on validation among 0.2 ... 20 times --ease-lambda (=false: keep it)."),
+              "Choose EASE's lambda on validation, from 0.2 to 20 times --ease-lambda and beyond while the best is at an end (=false: keep it)."),
         .integer("item_item_neighbours", \.itemItemNeighbours, 1 ... 1 << 16, .training, option: "item-item-neighbours",
                  "Neighbours per item of the sparse (kNN) prior."),
         .real("knn_shrink", \.knnShrink, .nonNegative, .training, option: "knn-shrink",

@@ -45,19 +45,27 @@ enum EASE {
         return b
     }
 
-    /// The lambdas `chosen` tries, around the given one.
-    static func candidates(around lambda: Double) -> [Double] { [0.2, 0.5, 1, 2, 5, 10, 20].map { $0 * lambda } }
+    /// The k-th step of the 1-2-5 series around `lambda`: k = 0 is lambda itself, k = 1 twice
+    /// it, k = -1 half of it, k = 3 ten times it.
+    static func candidate(_ k: Int, around lambda: Double) -> Double {
+        let decade = k >= 0 ? k / 3 : -((-k + 2) / 3)
+        let mantissa: Double = [1, 2, 5][k - 3 * decade]
+        var scale = lambda * mantissa
+        for _ in 0 ..< abs(decade) { scale = decade > 0 ? scale * 10 : scale / 10 }
+        return scale
+    }
 
     /// B with lambda chosen on the validation split (EASE alone, Recall@20): the Gram
-    /// matrix once, one solve per candidate.
+    /// matrix once, one solve per candidate. The search spans 0.2 ... 20 times `lambda` and
+    /// goes on along the series while the best is at an end (up to 10^4 times either way),
+    /// since the best lambda grows with the data's density.
     static func chosen(_ dataset: Dataset, around lambda: Double) throws -> (Matrix, Double) {
         let n = dataset.itemCount
         let gram = try gram(dataset.train, items: n)
         let validation = HeldOutSplit(dataset, .valid)
-        var best: (Matrix, Double, Double)?
         var row = [Float](repeating: 0, count: n)
-        for candidate in candidates(around: lambda) {
-            let b = try itemItem(gram: gram, items: n, lambda: candidate)
+        func tried(_ k: Int) throws -> (b: Matrix, k: Int, recall: Double) {
+            let b = try itemItem(gram: gram, items: n, lambda: candidate(k, around: lambda))
             let rankings = b.values.withUnsafeBufferPointer { table in
                 validation.users.map { u -> [Int64] in
                     row.withUnsafeMutableBufferPointer { scores in
@@ -69,11 +77,24 @@ enum EASE {
                     }
                 }
             }
-            let recall = validation.metrics(rankings).recall20
-            if let current = best, recall <= current.2 { continue }
-            best = (b, candidate, recall)
+            return (b, k, validation.metrics(rankings).recall20)
         }
-        guard let best else { throw LD4MRecError(.internalError, "EASE: no lambda to choose from") }
-        return (best.0, best.1)
+        var lowest = -2, highest = 4
+        var best = try tried(0)
+        for k in lowest ... highest where k != 0 {
+            let next = try tried(k)
+            if next.recall > best.recall { best = next }
+        }
+        while best.k == highest, highest < 12 {
+            highest += 1
+            let next = try tried(highest)
+            if next.recall > best.recall { best = next }
+        }
+        while best.k == lowest, lowest > -12 {
+            lowest -= 1
+            let next = try tried(lowest)
+            if next.recall > best.recall { best = next }
+        }
+        return (best.b, candidate(best.k, around: lambda))
     }
 }

@@ -216,9 +216,15 @@ import Glibc
         recorded.ensembleWeight = result.parameters.hyperparameters.ensembleWeight  // chosen on validation
         recorded.itemItemPrior = .ease  // auto, resolved for 250 items
         recorded.easeLambda = result.parameters.hyperparameters.easeLambda  // chosen on validation
-        #expect(EASE.candidates(around: h.easeLambda).contains(recorded.easeLambda))
+        #expect((-12 ... 12).contains { EASE.candidate($0, around: h.easeLambda) == recorded.easeLambda })
         #expect(recorded.ensembleWeight != nil)
         #expect(try ModelFile.read(from: dir + "/m.h5").hyperparameters == recorded)
+    }
+
+    @Test func easeLambdaCandidatesFollowTheOneTwoFiveSeries() {
+        let series = (-4 ... 4).map { EASE.candidate($0, around: 50) }
+        let expected: [Double] = [2.5, 5, 10, 25, 50, 100, 250, 500, 1000]
+        #expect(zip(series, expected).allSatisfy { abs($0 - $1) < 1e-9 })
     }
 
     @Test func aDatasetWithoutValidationIsRefused() throws {
