@@ -12,12 +12,12 @@ TESTS = Path(__file__).resolve().parent
 
 
 def synthesize(path, **options):
-    """Runs `ld4mrec synthesize --out path --option value ...` (underscores become
-    dashes) and returns the path."""
+    """Runs `ld4mrec synthesize --out path --option=value ...` (underscores become
+    dashes; `=` lets values be negative) and returns the path."""
     args = [str(CLI), "synthesize", "--out", str(path)]
     for name, value in options.items():
         flag = "--" + name.replace("_", "-")
-        args += [flag] if value is True else [flag, str(value)]
+        args += [flag] if value is True else [f"{flag}={value}"]
     result = subprocess.run(args, capture_output=True, text=True)
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}{result.stderr}"
     return Path(path)
