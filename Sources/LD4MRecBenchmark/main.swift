@@ -107,16 +107,16 @@ func main() throws {
     let users = Array(model.userIDs.prefix(batchSize))
     var next = 0
     let single = try median(repeats) {
-        _ = try model.recommend(try model.query(user: users[next % users.count], in: store), k: 20)
+        _ = try model.recommend(model.query(user: users[next % users.count], in: store), k: 20)
         next += 1
     }
     let candidates = Array(model.catalogue.ids.prefix(300))
-    let rerank = try median(repeats) {
-        _ = model.scores(try model.query(user: users[next % users.count], in: store), candidates: candidates)
+    let rerank = median(repeats) {
+        _ = model.scores(model.query(user: users[next % users.count], in: store), candidates: candidates)
         next += 1
     }
     let batch = try median(max(3, repeats / 5)) {
-        _ = try model.recommend(try users.map { try model.query(user: $0, in: store) }, k: 20)
+        _ = try model.recommend(users.map { model.query(user: $0, in: store) }, k: 20)
     }
 
     print("| measurement | median | bound | ratio to bound |")

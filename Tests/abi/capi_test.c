@@ -332,6 +332,9 @@ static void test_null_store_functions(void) {
     CHECK_INVALID(ld4mrec_store_user_ids(NULL, buffer, N_ITEMS, &count));
     CHECK_INVALID(ld4mrec_store_user_ids(store, buffer, N_ITEMS, NULL));
     CHECK(count == 12345);
+    CHECK_INVALID(ld4mrec_store_set_model(NULL, model, &count));
+    CHECK_INVALID(ld4mrec_store_set_model(store, NULL, &count));
+    CHECK(count == 12345);
 
     /* The failed calls changed nothing. */
     CHECK(ld4mrec_store_n_users(store) == N_USERS);
@@ -652,24 +655,27 @@ static void test_store_updates(void) {
     size_t skipped = 99, removed = 99;
     bool existed = false;
 
-    /* add: unknown ids skipped and counted, repeats kept once, sorted in item order. */
+    /* add: ids unknown to the model are counted and kept (a later model may know them),
+     * repeats kept once, ids ascending. */
     int64_t added[6] = {items[9], UNKNOWN_ITEM, items[2], items[9], -1, items[5]};
     CHECK_OK(ld4mrec_store_add(store, user, added, 6, &skipped));
     CHECK(skipped == 2);
-    CHECK(history_of(store, user, history, N_ITEMS) == 3);
-    CHECK(history[0] == items[2] && history[1] == items[5] && history[2] == items[9]);
+    CHECK(history_of(store, user, history, N_ITEMS) == 5);
+    CHECK(history[0] == -1 && history[1] == items[2] && history[2] == items[5] &&
+          history[3] == items[9] && history[4] == UNKNOWN_ITEM);
     CHECK_OK(ld4mrec_store_add(store, user, &items[5], 1, &skipped)); /* already there */
     CHECK(skipped == 0);
-    CHECK(history_of(store, user, history, N_ITEMS) == 3);
+    CHECK(history_of(store, user, history, N_ITEMS) == 5);
 
-    /* remove: counts what was there; unknown and absent items are ignored. */
+    /* remove: counts what was there, known to the model or not; absent items are
+     * ignored. */
     int64_t gone[4] = {items[5], items[7], UNKNOWN_ITEM, items[5]};
     CHECK_OK(ld4mrec_store_remove(store, user, gone, 4, &removed));
-    CHECK(removed == 1);
-    CHECK(history_of(store, user, history, N_ITEMS) == 2);
-    int64_t rest[2] = {items[2], items[9]};
-    CHECK_OK(ld4mrec_store_remove(store, user, rest, 2, &removed));
     CHECK(removed == 2);
+    CHECK(history_of(store, user, history, N_ITEMS) == 3);
+    int64_t rest[3] = {items[2], items[9], -1};
+    CHECK_OK(ld4mrec_store_remove(store, user, rest, 3, &removed));
+    CHECK(removed == 3);
     CHECK(history_of(store, user, history, N_ITEMS) == 0); /* the user stays, empty */
     CHECK(ld4mrec_store_n_users(store) == 1);
     removed = 99;
@@ -677,12 +683,12 @@ static void test_store_updates(void) {
                 LD4MREC_ERR_UNKNOWN_USER);
     CHECK(removed == 99);
 
-    /* replace: creates the user; unknown ids skipped and counted. */
+    /* replace: creates the user; unknown ids counted and kept. */
     int64_t replacement[3] = {items[299], UNKNOWN_ITEM, items[0]};
     CHECK_OK(ld4mrec_store_replace(store, user + 1, replacement, 3, &skipped));
     CHECK(skipped == 1);
-    CHECK(history_of(store, user + 1, history, N_ITEMS) == 2);
-    CHECK(history[0] == items[0] && history[1] == items[299]);
+    CHECK(history_of(store, user + 1, history, N_ITEMS) == 3);
+    CHECK(history[0] == items[0] && history[1] == items[299] && history[2] == UNKNOWN_ITEM);
     CHECK_OK(ld4mrec_store_replace(store, user + 1, NULL, 0, &skipped));
     CHECK(skipped == 0);
     CHECK(history_of(store, user + 1, history, N_ITEMS) == 0);
@@ -784,7 +790,7 @@ static void test_store_files(void) {
         ld4mrec_store_free(loaded);
     }
 
-    /* The same file with a smaller catalogue: items beyond it are skipped and counted. */
+    /* The same file with a smaller catalogue: items beyond it are counted, and kept. */
     ld4mrec_model *small = NULL;
     if (CHECK_OK(ld4mrec_model_load(small_model_path, &small))) {
         size_t expected = 0;
@@ -801,6 +807,7 @@ static void test_store_files(void) {
         if (CHECK_OK(ld4mrec_store_load(small, path, &loaded, &skipped))) {
             CHECK(skipped == expected && expected > 0);
             CHECK(ld4mrec_store_n_users(loaded) == n);
+            CHECK(same_store(store, loaded));
             ld4mrec_store_free(loaded);
         }
         ld4mrec_model_free(small);
@@ -828,8 +835,9 @@ static void test_store_files(void) {
     ld4mrec_store_free(store);
 }
 
-/* A store keeps its data after its model is freed; with another catalogue it is refused. */
-static void test_store_model_lifetime(void) {
+/* A store keeps its data after its model is freed, and another model serves it: the
+ * history items it does not know are skipped when it scores, and kept in the store. */
+static void test_store_served_by_another_model(void) {
     ld4mrec_model *small = NULL;
     if (!CHECK_OK(ld4mrec_model_load(small_model_path, &small))) return;
     ld4mrec_store *store = NULL;
@@ -837,20 +845,81 @@ static void test_store_model_lifetime(void) {
     ld4mrec_model_free(small);
     int64_t history[N_ITEMS];
     CHECK(history_of(store, users[0], history, N_ITEMS) > 0);
-    CHECK_OK(ld4mrec_store_add(store, NEW_USER, &items[1], 1, NULL));
+    /* items[250] is beyond the small model's catalogue, known to `model`. */
+    int64_t mixed[3] = {items[1], items[250], UNKNOWN_ITEM};
+    size_t unknown = 99;
+    CHECK_OK(ld4mrec_store_replace(store, NEW_USER, mixed, 3, &unknown));
+    CHECK(unknown == 2); /* counted against the store's model, the small one */
     CHECK_OK(ld4mrec_store_save(store, temp_path("orphan-store.h5")));
 
-    int64_t top[5];
-    size_t count = 99;
-    CHECK_INVALID(ld4mrec_recommend_user(model, store, users[0], 5, NULL, top, NULL, 5, &count));
-    CHECK(count == 99);
-    float score;
-    CHECK_INVALID(ld4mrec_score_user(model, store, users[0], &items[0], 1, &score, NULL));
+    /* `model` serves it as it would the history's known items, given statelessly. */
+    int64_t top[5], expected_top[5];
+    float scores[5], expected_scores[5];
+    size_t count = 99, expected_count = 0, skipped = 0;
+    CHECK_OK(ld4mrec_recommend_user(model, store, NEW_USER, 5, NULL, top, scores, 5, &count));
+    CHECK_OK(ld4mrec_recommend_history(model, mixed, 3, &NEW_USER, 5, NULL, expected_top,
+                                       expected_scores, 5, &expected_count, &skipped));
+    CHECK(skipped == 1 && count == 5 && expected_count == 5);
+    CHECK(memcmp(top, expected_top, sizeof top) == 0);
+    float score = 0, expected_score = 1;
+    CHECK_OK(ld4mrec_score_user(model, store, NEW_USER, &items[7], 1, &score, NULL));
+    CHECK_OK(ld4mrec_score_history(model, mixed, 3, &NEW_USER, &items[7], 1, &expected_score,
+                                   NULL, NULL));
+    CHECK(close_enough(score, expected_score));
     float *full = malloc(N_ITEMS * sizeof *full);
-    CHECK_INVALID(ld4mrec_score_all_users(model, store, users, 1, full, N_ITEMS));
+    CHECK_OK(ld4mrec_score_all_users(model, store, users, 1, full, N_ITEMS));
     int64_t many[5];
-    CHECK_INVALID(ld4mrec_recommend_users(model, store, users, 1, 5, NULL, many, NULL, 5, NULL));
+    CHECK_OK(ld4mrec_recommend_users(model, store, &NEW_USER, 1, 5, NULL, many, NULL, 5, NULL));
+    CHECK(memcmp(many, expected_top, sizeof many) == 0);
     free(full);
+    /* Nothing was dropped on the way. */
+    CHECK(history_of(store, NEW_USER, history, N_ITEMS) == 3);
+    CHECK(history[0] == items[1] && history[1] == items[250] && history[2] == UNKNOWN_ITEM);
+    ld4mrec_store_free(store);
+}
+
+/* ld4mrec_store_set_model counts the stored items the new model does not know and
+ * changes what add and replace count; it changes no history. */
+static void test_store_set_model(void) {
+    ld4mrec_model *small = NULL;
+    if (!CHECK_OK(ld4mrec_model_load(small_model_path, &small))) return;
+    ld4mrec_store *store = store_from_model();
+    int64_t extra[2] = {items[150], UNKNOWN_ITEM};
+    CHECK_OK(ld4mrec_store_add(store, NEW_USER, extra, 2, NULL));
+
+    /* The expected count, from the histories: ids beyond the small catalogue, or in no
+     * catalogue. */
+    size_t expected_small = 0, expected_model = 0, n = 0;
+    int64_t ids[N_USERS + 1];
+    CHECK_OK(ld4mrec_store_user_ids(store, ids, N_USERS + 1, &n));
+    static int64_t before[N_USERS + 1][N_ITEMS + 1];
+    long lengths[N_USERS + 1];
+    for (size_t u = 0; u < n; u++) {
+        lengths[u] = history_of(store, ids[u], before[u], N_ITEMS + 1);
+        for (long j = 0; j < lengths[u]; j++) {
+            long i = item_index(before[u][j]);
+            expected_small += i < 0 || i >= SMALL_N_ITEMS;
+            expected_model += i < 0;
+        }
+    }
+    size_t unknown = 0;
+    CHECK_OK(ld4mrec_store_set_model(store, small, &unknown));
+    CHECK(unknown == expected_small && expected_small > expected_model);
+    CHECK_OK(ld4mrec_store_add(store, NEW_USER + 1, extra, 2, &unknown));
+    CHECK(unknown == 2);
+    CHECK_OK(ld4mrec_store_replace(store, NEW_USER + 1, &items[SMALL_N_ITEMS - 1], 2, &unknown));
+    CHECK(unknown == 1);
+    CHECK_OK(ld4mrec_store_clear_user(store, NEW_USER + 1, NULL));
+    for (size_t u = 0; u < n; u++) { /* every history as it was */
+        int64_t now[N_ITEMS + 1];
+        CHECK(history_of(store, ids[u], now, N_ITEMS + 1) == lengths[u] &&
+              memcmp(now, before[u], (size_t)lengths[u] * sizeof now[0]) == 0);
+    }
+    ld4mrec_model_free(small); /* the store keeps item ids, not the model */
+    CHECK_OK(ld4mrec_store_set_model(store, model, &unknown));
+    CHECK(unknown == expected_model && expected_model == 1);
+    CHECK_OK(ld4mrec_store_set_model(store, model, NULL));
+    CHECK(ld4mrec_store_n_users(store) == N_USERS + 1);
     ld4mrec_store_free(store);
 }
 
@@ -1524,7 +1593,8 @@ int main(int argc, char **argv) {
     RUN(test_store_updates);
     RUN(test_store_buffers);
     RUN(test_store_files);
-    RUN(test_store_model_lifetime);
+    RUN(test_store_served_by_another_model);
+    RUN(test_store_set_model);
     RUN(test_k_validation);
     RUN(test_huge_k);
     RUN(test_params);
