@@ -22,7 +22,7 @@ build: lib cli
 
 lib:
 	swift build -c release --product ld4mrec --scratch-path $(LIB_SCRATCH) \
-		-Xswiftc -static-stdlib \
+		-Xswiftc -static-stdlib -Xcc -DLD4MREC_SYMBOL_VERSIONS \
 		-Xlinker --version-script=$(CURDIR)/Sources/LD4MRecCABI/exports.map \
 		-Xlinker -soname=libld4mrec.so.$(ABI_VERSION)
 	mkdir -p $(DIST)/lib $(DIST)/include

@@ -334,8 +334,12 @@ typedef struct ld4mrec_recommend_params {
                                       library's default, see ld4mrec_set_num_threads */
 } ld4mrec_recommend_params;
 
-/* The default options (exclude the history, no item restriction). Thread-safe.
- * Since 0.1.0. */
+/* The default options (exclude the history, no item restriction), with struct_size set
+ * to the size of the struct as the caller was compiled. The struct comes back by value,
+ * in a buffer the caller sized: so the library exports this function once per layout
+ * (GNU symbol versions LD4MREC_0.1 for 0.1.0's 48-byte struct, LD4MREC_0.2 for today's),
+ * and a binary built against an older header keeps getting, and passing back, its own
+ * smaller struct. Thread-safe. Since 0.1.0. */
 LD4MREC_API ld4mrec_recommend_params ld4mrec_recommend_params_default(void);
 
 /* Top-k items for a user of the store, best first. A user absent from the store is

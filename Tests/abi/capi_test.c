@@ -1059,6 +1059,96 @@ static void test_params(void) {
     ld4mrec_store_free(store);
 }
 
+/* The struct_size rule (Include/ld4mrec.h, Conventions) with structs in heap blocks of
+ * exactly the caller's size, so that AddressSanitizer (make asan-test) catches a read or
+ * write past them: a 0.1.0 caller's params, a cut prefix, a newer caller's larger
+ * struct; the same for model_info. */
+static void test_struct_prefixes(void) {
+    ld4mrec_store *store = store_from_model();
+    const size_t v010 = offsetof(ld4mrec_recommend_params, n_excluded_items) + sizeof(size_t);
+    CHECK(v010 == 48 && sizeof(ld4mrec_recommend_params) == 56); /* LP64 */
+    int64_t top[10], expected[10], unfiltered[10];
+    size_t count = 0, n_expected = 0;
+    CHECK_OK(ld4mrec_recommend_user(model, store, users[6], 10, NULL, unfiltered, NULL, 10, &count));
+    ld4mrec_recommend_params params = ld4mrec_recommend_params_default();
+    params.excluded_items = &unfiltered[0];
+    params.n_excluded_items = 1;
+    params.n_threads = 1;
+    CHECK_OK(ld4mrec_recommend_user(model, store, users[6], 10, &params, expected, NULL, 10,
+                                    &n_expected));
+    CHECK(n_expected == 10 && expected[0] == unfiltered[1]);
+
+    /* A 0.1.0 struct (no n_threads) and today's, each in a block of its size; and a
+     * newer caller's, 16 bytes longer, whose unknown tail the library ignores. */
+    const size_t sizes[] = {v010, sizeof params, sizeof params + 16};
+    for (size_t j = 0; j < 3; j++) {
+        unsigned char *block = malloc(sizes[j]);
+        memset(block, 0x7f, sizes[j]); /* garbage beyond the fields copied below */
+        ld4mrec_recommend_params prefix = params;
+        prefix.struct_size = sizes[j];
+        memcpy(block, &prefix, sizes[j] < sizeof prefix ? sizes[j] : sizeof prefix);
+        const ld4mrec_recommend_params *caller = (const ld4mrec_recommend_params *)(void *)block;
+        count = 0;
+        CHECK_OK(ld4mrec_recommend_user(model, store, users[6], 10, caller, top, NULL, 10, &count));
+        CHECK(count == 10 && memcmp(top, expected, sizeof top) == 0);
+        CHECK_OK(ld4mrec_recommend_users(model, store, &users[6], 1, 10, caller, top, NULL, 10,
+                                         NULL));
+        CHECK(memcmp(top, expected, sizeof top) == 0);
+        free(block);
+    }
+    /* Cut below 0.1.0's struct: refused, in a block of the cut size. */
+    for (size_t size = sizeof(size_t); size < v010; size += 8) {
+        ld4mrec_recommend_params *cut = malloc(size);
+        memcpy(cut, &params, size);
+        cut->struct_size = size;
+        count = 99;
+        CHECK_INVALID(ld4mrec_recommend_history(model, NULL, 0, NULL, 10, cut, top, NULL, 10,
+                                                &count, NULL));
+        CHECK(count == 99);
+        free(cut);
+    }
+
+    /* model_info: today's struct (0.1.0's: no field appended yet) in a block of its size,
+     * a newer caller's 16 bytes longer (the tail left untouched), and cut prefixes
+     * (refused, nothing written). */
+    ld4mrec_model_info reference;
+    memset(&reference, 0, sizeof reference);
+    reference.struct_size = sizeof reference;
+    CHECK_OK(ld4mrec_model_get_info(model, &reference));
+    const size_t info_sizes[] = {sizeof reference, sizeof reference + 16};
+    for (size_t j = 0; j < 2; j++) {
+        unsigned char *block = malloc(info_sizes[j]);
+        memset(block, 0x5a, info_sizes[j]);
+        memcpy(block, &info_sizes[j], sizeof(size_t));
+        CHECK_OK(ld4mrec_model_get_info(model, (ld4mrec_model_info *)(void *)block));
+        ld4mrec_model_info got;
+        memcpy(&got, block, sizeof got);
+        CHECK(got.struct_size == info_sizes[j]); /* as the caller gave it */
+        CHECK(got.format_version == reference.format_version && got.n_items == reference.n_items &&
+              got.n_users == reference.n_users && got.n_history_users == reference.n_history_users &&
+              got.hidden_size == reference.hidden_size && got.svd_rank == reference.svd_rank &&
+              got.step_embedding_size == reference.step_embedding_size &&
+              got.n_steps == reference.n_steps && got.n_blocks == reference.n_blocks &&
+              got.film_hidden_size == reference.film_hidden_size &&
+              got.n_modalities == reference.n_modalities);
+        int tail = 1;
+        for (size_t i = sizeof reference; i < info_sizes[j]; i++) tail &= block[i] == 0x5a;
+        CHECK(tail);
+        free(block);
+    }
+    for (size_t size = sizeof(size_t); size < sizeof reference; size += 4) {
+        unsigned char *block = malloc(size);
+        memset(block, 0x5a, size);
+        memcpy(block, &size, sizeof size);
+        CHECK_INVALID(ld4mrec_model_get_info(model, (ld4mrec_model_info *)(void *)block));
+        int untouched = 1;
+        for (size_t i = sizeof size; i < size; i++) untouched &= block[i] == 0x5a;
+        CHECK(untouched);
+        free(block);
+    }
+    ld4mrec_store_free(store);
+}
+
 static void test_filters(void) {
     ld4mrec_store *store = store_from_model();
     const int64_t user = users[4];
@@ -1598,6 +1688,7 @@ int main(int argc, char **argv) {
     RUN(test_k_validation);
     RUN(test_huge_k);
     RUN(test_params);
+    RUN(test_struct_prefixes);
     RUN(test_filters);
     RUN(test_stateful_equals_stateless);
     RUN(test_recommend_users);

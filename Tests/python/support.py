@@ -12,12 +12,17 @@ TESTS = Path(__file__).resolve().parent
 
 
 def synthesize(path, **options):
-    """Runs `ld4mrec synthesize --out path --option=value ...` (underscores become
-    dashes; `=` lets values be negative) and returns the path."""
+    """Runs `ld4mrec synthesize --out path --option value ...` (underscores become
+    dashes) and returns the path."""
     args = [str(CLI), "synthesize", "--out", str(path)]
     for name, value in options.items():
         flag = "--" + name.replace("_", "-")
-        args += [flag] if value is True else [f"{flag}={value}"]
+        if value is True:
+            args.append(flag)
+        elif str(value).startswith("-"):
+            args.append(f"{flag}={value}")  # else read as an option of its own
+        else:
+            args += [flag, str(value)]
     result = subprocess.run(args, capture_output=True, text=True)
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}{result.stderr}"
     return Path(path)
