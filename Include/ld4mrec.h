@@ -305,8 +305,8 @@ LD4MREC_API int32_t ld4mrec_store_user_ids(const ld4mrec_store *store, int64_t *
  * the new model cannot use yet. The store keeps the model's item ids, not the model.
  *   out_unknown out, may be NULL: the count, over the histories as they were when the
  *               model was set.
- * Returns LD4MREC_OK or _INVALID_ARGUMENT. Thread-safe (concurrent readers and writers
- * of the store are held up only while the model is exchanged, not while counting).
+ * Returns LD4MREC_OK or _INVALID_ARGUMENT. Thread-safe: requests using the store go on
+ * meanwhile; updates wait while it counts (one hash lookup per stored item).
  * Since 0.3.0. */
 LD4MREC_API int32_t ld4mrec_store_set_model(ld4mrec_store *store, const ld4mrec_model *model,
                                             size_t *out_unknown);

@@ -7,13 +7,16 @@ extension HistoryStore {
     /// Saves atomically: temporary file, fsync, rename. The previous file survives any
     /// failure, including a crash mid-save. Sees one consistent state of the store.
     public func save(to path: String) throws {
-        var contents = StoreFile.Contents(users: [], offsets: [0], items: [])
-        for (user, items) in snapshot().sorted(by: { $0.key < $1.key }) {
-            contents.users.append(user)
-            contents.items += items
-            contents.offsets.append(contents.items.count)
+        let contents = withHistories { histories in
+            var contents = StoreFile.Contents(users: [], offsets: [0], items: [])
+            for (user, items) in histories.sorted(by: { $0.key < $1.key }) {
+                contents.users.append(user)
+                contents.items += items
+                contents.offsets.append(contents.items.count)
+            }
+            return contents
         }
-        try StoreFile.write(contents, to: path)
+        try StoreFile.write(contents, to: path)  // outside the lock: updates go on
     }
 
     /// Loads a store file for `model`; returns the store, which keeps every item id of
