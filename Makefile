@@ -67,3 +67,54 @@ python-test: lib
 
 clean:
 	rm -rf $(DIST) $(LIB_SCRATCH) Bindings/python/ld4mrec/libld4mrec.so
+
+# ---------------------------------------------------------------------------------------
+# Hardening (docs/TESTING.md): the swap load test, sanitizers, valgrind.
+#   make swap-test [SWAP_SECONDS=10]    swap models under load; 0 failed, 0 lost
+#   make asan-test                      C ABI tests, examples, swap test: ASan + UBSan
+#   make tsan-test [TSAN_SECONDS=20]    the 8-thread swap test under ThreadSanitizer
+#   make valgrind-test                  the C and C++ examples under valgrind
+# Sanitizer builds of the library get their own folders; like `lib`, they link with the
+# version script and its symbol versions.
+# ---------------------------------------------------------------------------------------
+
+ASAN_SCRATCH := .build-asan
+TSAN_SCRATCH := .build-tsan
+SWAP_SECONDS ?= 10
+TSAN_SECONDS ?= 20
+SANITIZED_LIB_FLAGS := -Xcc -DLD4MREC_SYMBOL_VERSIONS \
+	-Xlinker --version-script=$(CURDIR)/Sources/LD4MRecCABI/exports.map \
+	-Xlinker -soname=libld4mrec.so.$(ABI_VERSION)
+# Coverage for libFuzzer (the fuzz targets link this same build).
+FUZZ_COVERAGE := edge,trace-cmp,inline-8bit-counters,pc-table
+
+.PHONY: swap-test asan-lib tsan-lib asan-test tsan-test valgrind-test
+
+swap-test: build
+	bash Tests/load/run.sh $(SWAP_SECONDS)
+
+# AddressSanitizer (Swift and C) + UBSan (C: swiftc has no -sanitize=undefined on Linux;
+# Swift's own overflow and bounds checks are on) + libFuzzer coverage.
+asan-lib:
+	swift build -c release --product ld4mrec --scratch-path $(ASAN_SCRATCH) $(SANITIZED_LIB_FLAGS) \
+		-Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=$(FUZZ_COVERAGE) \
+		-Xcc -fsanitize=address,undefined -Xcc -fsanitize-coverage=$(FUZZ_COVERAGE)
+	mkdir -p $(ASAN_SCRATCH)/lib
+	cp $(ASAN_SCRATCH)/release/libld4mrec.so $(ASAN_SCRATCH)/lib/libld4mrec.so.$(ABI_VERSION)
+	ln -sf libld4mrec.so.$(ABI_VERSION) $(ASAN_SCRATCH)/lib/libld4mrec.so
+
+tsan-lib:
+	swift build -c release --product ld4mrec --scratch-path $(TSAN_SCRATCH) $(SANITIZED_LIB_FLAGS) \
+		-Xswiftc -sanitize=thread -Xcc -fsanitize=thread
+	mkdir -p $(TSAN_SCRATCH)/lib
+	cp $(TSAN_SCRATCH)/release/libld4mrec.so $(TSAN_SCRATCH)/lib/libld4mrec.so.$(ABI_VERSION)
+	ln -sf libld4mrec.so.$(ABI_VERSION) $(TSAN_SCRATCH)/lib/libld4mrec.so
+
+asan-test: build asan-lib
+	bash Tests/sanitizers/run.sh asan
+
+tsan-test: build tsan-lib
+	bash Tests/sanitizers/run.sh tsan $(TSAN_SECONDS)
+
+valgrind-test: build
+	bash Tests/sanitizers/run.sh valgrind
