@@ -69,11 +69,14 @@ clean:
 	rm -rf $(DIST) $(LIB_SCRATCH) Bindings/python/ld4mrec/libld4mrec.so
 
 # ---------------------------------------------------------------------------------------
-# Hardening (docs/TESTING.md): the swap load test, sanitizers, valgrind.
+# Hardening (docs/TESTING.md): the swap load test, sanitizers, valgrind, fuzzing.
 #   make swap-test [SWAP_SECONDS=10]    swap models under load; 0 failed, 0 lost
 #   make asan-test                      C ABI tests, examples, swap test: ASan + UBSan
 #   make tsan-test [TSAN_SECONDS=20]    the 8-thread swap test under ThreadSanitizer
 #   make valgrind-test                  the C and C++ examples under valgrind
+#   make fuzz-smoke                     each fuzz target for FUZZ_SMOKE_SECONDS (CI)
+#   make fuzz [FUZZ_SECONDS=600]        each fuzz target for FUZZ_SECONDS (the long run)
+#   make fuzz-seeds                     regenerates Tests/fuzz/seeds from real files
 # Sanitizer builds of the library get their own folders; like `lib`, they link with the
 # version script and its symbol versions.
 # ---------------------------------------------------------------------------------------
@@ -82,13 +85,15 @@ ASAN_SCRATCH := .build-asan
 TSAN_SCRATCH := .build-tsan
 SWAP_SECONDS ?= 10
 TSAN_SECONDS ?= 20
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 25
 SANITIZED_LIB_FLAGS := -Xcc -DLD4MREC_SYMBOL_VERSIONS \
 	-Xlinker --version-script=$(CURDIR)/Sources/LD4MRecCABI/exports.map \
 	-Xlinker -soname=libld4mrec.so.$(ABI_VERSION)
 # Coverage for libFuzzer (the fuzz targets link this same build).
 FUZZ_COVERAGE := edge,trace-cmp,inline-8bit-counters,pc-table
 
-.PHONY: swap-test asan-lib tsan-lib asan-test tsan-test valgrind-test
+.PHONY: swap-test asan-lib tsan-lib asan-test tsan-test valgrind-test fuzz fuzz-smoke fuzz-seeds
 
 swap-test: build
 	bash Tests/load/run.sh $(SWAP_SECONDS)
@@ -118,3 +123,12 @@ tsan-test: build tsan-lib
 
 valgrind-test: build
 	bash Tests/sanitizers/run.sh valgrind
+
+fuzz-smoke: build asan-lib
+	bash Tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+
+fuzz: build asan-lib
+	bash Tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-seeds: build
+	bash Tests/fuzz/make_seeds.sh

@@ -5,7 +5,9 @@
 #     and agrees with the C API (hpp_test.cpp);
 #   - the exported symbols of dist/lib/libld4mrec.so are exactly the header's LD4MREC_API
 #     functions, and the SONAME is libld4mrec.so.<LD4MREC_ABI_VERSION>;
-#   - the C API tests (capi_test.c) against synthesized models.
+#   - the C API tests (capi_test.c) against synthesized models, a program built against
+#     the 0.1.0 header (v010_caller.c), and the C fuzz targets replaying their seeds and
+#     regression inputs (Tests/fuzz).
 # Usage: bash Tests/abi/run.sh   (from any folder). Prints `abi: N passed, M failed`.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -160,6 +162,23 @@ v010_stub() {
 }
 if check "v010_caller.c builds against the 0.1.0 header and an unversioned library" v010_stub; then
     check "a 0.1.0 binary works with this library (v010_caller)" "$WORK/v010_caller" "$MODEL"
+fi
+
+# The C fuzz targets (Tests/fuzz) over their seeds and regression inputs, without libFuzzer:
+# every input that once broke the library stays fixed, in the release build too.
+replay_fuzz_target() {
+    local target=$1 inputs=()
+    gcc -std=c11 -O1 -g -Wall -Wextra -Werror -I Include Tests/fuzz/replay.c "Tests/fuzz/$target.c" "${LINK[@]}" -lm \
+        -o "$WORK/replay_$target" || return 1
+    for folder in "Tests/fuzz/seeds/$target" "Tests/fuzz/regressions/$target"; do
+        [ -d "$folder" ] && inputs+=("$folder"/*)
+    done
+    LD4MREC_FUZZ_MODEL=$WORK/fuzz/a.h5 LD4MREC_FUZZ_MODEL_B=$WORK/fuzz/b.h5 TMPDIR=$WORK "$WORK/replay_$target" "${inputs[@]}"
+}
+if check "the fuzz targets' models" bash Tests/fuzz/models.sh "$WORK/fuzz"; then
+    for target in fuzz_model_file fuzz_store_file fuzz_capi; do
+        check "$target replays its seeds and regression inputs" replay_fuzz_target "$target"
+    done
 fi
 
 if check "capi_test.c compiles (${CFLAGS[*]} -pthread)" \
