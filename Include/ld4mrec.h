@@ -24,7 +24,8 @@
  * model does not know is skipped when it scores (the stateless functions count it in
  * out_skipped) and stays in the store, to be served again by a later model that knows
  * it. To replace a model while requests are being served:
- *   1. load the new model: ld4mrec_model_load("retrained.h5", &next);
+ *   1. load the new model: ld4mrec_model_load("retrained.h5", &next); (a file that may
+ *      be malformed can first be checked in a child process, see the Conventions);
  *   2. optionally tell each store, to learn how many of its items the new model does
  *      not know: ld4mrec_store_set_model(store, next, &unknown);
  *   3. publish `next` to the threads that serve requests (an atomic pointer, a lock):
@@ -59,7 +60,12 @@
  *   Scoring functions keep their scratch memory per call, never in a global.
  * - No input, however wrong, may abort the calling process: invalid arguments produce a
  *   status code. Passing a pointer that is not NULL but invalid (dangling, too short for
- *   the count given) is undefined behaviour, as in any C library.
+ *   the count given) is undefined behaviour, as in any C library. One exception the
+ *   library cannot rule out: model and store files are read by libhdf5, and libhdf5
+ *   1.10.8 can crash or hang on some deliberately malformed files (found by fuzzing,
+ *   docs/TESTING.md). Files the library or your own trainer wrote are safe; a file of
+ *   unknown origin can be checked first in a child process (`timeout 60 ld4mrec inspect
+ *   FILE` reads a model file the same way) before a long-running service loads it.
  */
 #ifndef LD4MREC_H
 #define LD4MREC_H
