@@ -14,8 +14,11 @@
 # end the run. Every finding is replayed alone and classified: a crash, leak, timeout or
 # out-of-memory whose report lies inside libhdf5 counts as "libhdf5" (bugs of libhdf5
 # 1.10.8 on malformed files that the library cannot prevent: docs/TESTING.md); any other
-# is the library's and fails the run, as does a finding that does not reproduce alone.
-# Prints one line of figures per target.
+# is the library's and fails the run, as does a finding that does not reproduce alone,
+# except in the two targets that feed libhdf5 malformed files: there libhdf5's own heap
+# overflows, which AddressSanitizer cannot see in uninstrumented code, corrupt the heap
+# for later inputs of the same process, so a report may belong to an earlier input; such
+# findings are listed (and kept) but do not fail the run. Prints one line per target.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
@@ -107,7 +110,10 @@ for target in "${TARGETS[@]}"; do
         [ -e "$finding" ] || continue
         kind=$(classify "$target" "$finding")
         findings+=" $(basename "$finding")=$kind"
-        [ "$kind" = libhdf5 ] || status=1
+        case $kind:$target in
+        libhdf5:* | "not reproduced alone:fuzz_model_file" | "not reproduced alone:fuzz_store_file") ;;
+        *) status=1 ;;
+        esac
     done
     extra=""
     [ -e "$calls" ] && extra=" ($(awk '{ s += $1 } END { print s }' "$calls") API calls)"
