@@ -62,6 +62,6 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "LD4MRecTests",
-                    dependencies: ["LD4MRecCore", "LD4MRecStorage", "LD4MRecServing", "LD4MRecTraining"]),
+                    dependencies: ["LD4MRecCore", "LD4MRecStorage", "LD4MRecServing", "LD4MRecTraining", "CLD4MRecKernels"]),
     ]
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every example (C, C++, Python, Swift) against a model synthesized into a
 # temporary folder, and checks that each one prints recommendations.
-# Needs `make build` first. Usage: bash Examples/run.sh   (from any folder)
+# Needs `make build` first. Usage: bash Examples/run.sh   (from any folder); the Python
+# example runs with $PYTHON (default python3), which needs numpy (`make examples` uses .venv).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -100,7 +101,7 @@ fi
 
 # Python
 if [ -f Examples/python/recommend.py ]; then
-    run_example python env PYTHONPATH="$ROOT/Bindings/python" python3 \
+    run_example python env PYTHONPATH="$ROOT/Bindings/python" "${PYTHON:-python3}" \
         Examples/python/recommend.py "$MODEL"
 else
     skip python "Examples/python/recommend.py does not exist yet"

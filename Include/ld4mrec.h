@@ -52,9 +52,10 @@
  *   handles, through their ld4mrec_*_free function, which accepts NULL.
  * - Structs that cross the ABI start with struct_size, set by the caller to the size it
  *   was compiled with: the library reads and writes only the fields that size covers,
- *   so a caller built against an older, smaller struct keeps working. (The one struct
- *   returned by value, by ld4mrec_recommend_params_default, comes in one symbol version
- *   per layout: a binary gets the layout of the header it was built with.)
+ *   so a caller built against an older, smaller struct keeps working. Structs returned
+ *   by value (ld4mrec_recommend_params_default, ld4mrec_load_params_default) come in one
+ *   symbol version per layout, so a binary gets the layout of the header it was built
+ *   with (see ld4mrec_recommend_params_default).
  * - Thread safety: a loaded model is immutable and may be shared by any number of threads.
  *   A store is safe for concurrent readers and writers (readers see each update whole).
  *   Scoring functions keep their scratch memory per call, never in a global.
@@ -85,11 +86,11 @@ extern "C" {
 /* ---------------------------------------------------------------------------------- */
 
 #define LD4MREC_VERSION_MAJOR 0
-#define LD4MREC_VERSION_MINOR 3
+#define LD4MREC_VERSION_MINOR 2
 #define LD4MREC_VERSION_PATCH 0
 #define LD4MREC_VERSION_NUMBER \
     (LD4MREC_VERSION_MAJOR * 10000 + LD4MREC_VERSION_MINOR * 100 + LD4MREC_VERSION_PATCH)
-#define LD4MREC_VERSION_STRING "0.3.0"
+#define LD4MREC_VERSION_STRING "0.2.0"
 
 /* The ABI version; also the SONAME suffix (libld4mrec.so.1). Bumped only by a change
  * that breaks existing callers; new functions and appended struct fields do not. */
@@ -99,7 +100,7 @@ extern "C" {
  * Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_version_number(void);
 
-/* The library's version as static text, e.g. "0.3.0". Thread-safe. Since 0.1.0. */
+/* The library's version as static text, e.g. "0.2.0". Thread-safe. Since 0.1.0. */
 LD4MREC_API const char *ld4mrec_version_string(void);
 
 /* The library's LD4MREC_ABI_VERSION. Thread-safe. Since 0.1.0. */
@@ -166,6 +167,33 @@ typedef struct ld4mrec_model ld4mrec_model;
  * Thread-safe (file access is serialised inside the library). Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_model_load(const char *path, ld4mrec_model **out_model);
 
+/* How a loaded model holds its large tables (the C-Net's weights, the input layer, the
+ * item-item prior). Fixed values, append-only. */
+enum {
+    LD4MREC_PRECISION_FLOAT32 = 0,  /* as trained (the default) */
+    LD4MREC_PRECISION_BFLOAT16 = 1  /* half the memory and memory traffic: weights and
+                                       activations rounded to bfloat16, sums in float32
+                                       (AVX512_BF16 instructions where the CPU has them);
+                                       scores move by about 1e-3 of their spread, see
+                                       BENCHMARKS.md for the effect on accuracy */
+};
+
+/* Options of ld4mrec_model_load_with. Fields are appended in later versions; struct_size
+ * tells the library which ones the caller knows (as ld4mrec_recommend_params). */
+typedef struct ld4mrec_load_params {
+    size_t struct_size;  /* sizeof(ld4mrec_load_params) as the caller compiled it */
+    int32_t precision;   /* LD4MREC_PRECISION_* (default FLOAT32) */
+} ld4mrec_load_params;
+
+/* The default load options. Thread-safe. Since 0.2.0. */
+LD4MREC_API ld4mrec_load_params ld4mrec_load_params_default(void);
+
+/* As ld4mrec_model_load, with options (NULL: the defaults). Also returns
+ * _INVALID_ARGUMENT for an unknown precision or a struct_size below the 0.2.0 struct.
+ * Thread-safe. Since 0.2.0. */
+LD4MREC_API int32_t ld4mrec_model_load_with(const char *path, const ld4mrec_load_params *params,
+                                            ld4mrec_model **out_model);
+
 /* Frees a model. NULL is a no-op. Stores created from it keep their own data and stay
  * valid; any other model can serve them. Must not be called while another thread still
  * uses the model (see "Swapping models" above). Since 0.1.0. */
@@ -185,11 +213,15 @@ typedef struct ld4mrec_model_info {
     int32_t n_blocks;            /* S, stacked CG/PG blocks */
     int32_t film_hidden_size;    /* h_mlp */
     int32_t n_modalities;        /* M; names via ld4mrec_model_modality_name */
+    /* Since 0.2.0. */
+    int32_t precision;           /* LD4MREC_PRECISION_* the model was loaded with */
+    int64_t weight_bytes;        /* memory of the tables scoring reads */
 } ld4mrec_model_info;
 
-/* Fills *out_info. The caller sets out_info->struct_size to sizeof(ld4mrec_model_info);
- * it must be at least the size of the 0.1.0 struct. Later libraries fill only the fields
- * that the caller's struct_size covers.
+/* Fills *out_info. The caller sets out_info->struct_size to sizeof(ld4mrec_model_info)
+ * as it compiled it; it must be at least the size of the 0.1.0 struct (up to
+ * n_modalities). The library fills only the fields that struct_size covers, and leaves
+ * struct_size as it was.
  * Returns LD4MREC_OK or _INVALID_ARGUMENT (NULL model or out_info, struct_size too
  * small). Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_model_get_info(const ld4mrec_model *model,
@@ -237,7 +269,7 @@ LD4MREC_API int32_t ld4mrec_store_from_model(const ld4mrec_model *model,
 
 /* Loads a store saved by ld4mrec_store_save, with `model` as its model. Every item id
  * of the file is kept; how many of them (one per user and item) the model does not know
- * goes to *out_skipped (may be NULL). (Before 0.3.0, those ids were dropped.)
+ * goes to *out_skipped (may be NULL). (Before 0.2.0, those ids were dropped.)
  * Returns LD4MREC_OK, _INVALID_ARGUMENT, _IO, _INVALID_FILE, _UNSUPPORTED_VERSION,
  * _OUT_OF_MEMORY. Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_store_load(const ld4mrec_model *model, const char *path,
@@ -258,7 +290,7 @@ LD4MREC_API void ld4mrec_store_free(ld4mrec_store *store);
 /* Adds items to a user's history (creating the user if needed); items already present
  * are ignored. How many of the given ids (repeats counted once) the store's model does
  * not know goes to *out_skipped (may be NULL); they are added all the same. (Before
- * 0.3.0, those ids were dropped.) `items` may be NULL only if n_items is 0.
+ * 0.2.0, those ids were dropped.) `items` may be NULL only if n_items is 0.
  * Returns LD4MREC_OK or _INVALID_ARGUMENT. Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_store_add(ld4mrec_store *store, int64_t user_id,
                                       const int64_t *items, size_t n_items,
@@ -284,7 +316,7 @@ LD4MREC_API int32_t ld4mrec_store_replace(ld4mrec_store *store, int64_t user_id,
 LD4MREC_API int32_t ld4mrec_store_clear_user(ld4mrec_store *store, int64_t user_id,
                                              bool *out_existed);
 
-/* Copies a user's history (item ids, ascending) to out_items. (Before 0.3.0: ascending
+/* Copies a user's history (item ids, ascending) to out_items. (Before 0.2.0: ascending
  * by the model's item order.)
  *   out_items  out: room for `capacity` ids; may be NULL if capacity is 0.
  *   out_count  out, not NULL: the history's length (also when the buffer is too small,
@@ -313,7 +345,7 @@ LD4MREC_API int32_t ld4mrec_store_user_ids(const ld4mrec_store *store, int64_t *
  *               model was set.
  * Returns LD4MREC_OK or _INVALID_ARGUMENT. Thread-safe: requests using the store go on
  * meanwhile; updates wait while it counts (one hash lookup per stored item).
- * Since 0.3.0. */
+ * Since 0.2.0. */
 LD4MREC_API int32_t ld4mrec_store_set_model(ld4mrec_store *store, const ld4mrec_model *model,
                                             size_t *out_unknown);
 

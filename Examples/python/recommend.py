@@ -3,6 +3,8 @@
 
 Usage (from the repository root):
     PYTHONPATH=Bindings/python python3 Examples/python/recommend.py MODEL.h5
+or, with the package installed (pip install ./Bindings/python), from anywhere:
+    python3 recommend.py MODEL.h5
 
 No model at hand? Make one with random weights:
     dist/bin/ld4mrec synthesize --out model.h5

@@ -1,130 +1,293 @@
-// Serving benchmark: latency of single-user and batch recommendation on a model of
-// TikTok's size and MODEL.md's default architecture, each reported as a ratio to the
-// bound it cannot beat on this machine: the output layer's matrix product alone (GEMV
-// for one user, GEMM for a batch), timed here with the same CBLAS in the same run.
+// The library's side of the benchmark (benchmarks/peers.py runs it next to PyTorch and ONNX
+// Runtime, in one run, and prints the ratios): serving a model file, training epochs on
+// a dataset folder, the bounds of this machine measured in the same run, and how costs
+// grow with the catalogue. Prints one JSON object.
 //
-// With --train DATASET_DIR it also times training epochs (MODEL.md defaults) against the
-// five large matrix products every minibatch needs (input and output layers forward, their
-// weight gradients, the output layer's input gradient), timed alone in the same run.
-//
-//   swift run -c release ld4mrec-benchmark [--repeats N] [--train DATASET_DIR [--epochs N]]
+//   ld4mrec-benchmark --model FILE [--threads N] [--repeats N] [--train DIR --epochs N]
+//   ld4mrec-benchmark --scaling ITEMS [--train-users N]
 import CLD4MRecBLAS
 import LD4MRec
 #if canImport(Glibc)
 import Glibc
 #endif
 
-func now() -> Double { monotonicSeconds() }
+// MARK: Command line
 
-/// Median seconds per call over `repeats` timed runs of `body`.
-func median(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
-    try body()  // warm-up
-    var times: [Double] = []
-    for _ in 0 ..< repeats {
-        let start = now()
-        try body()
-        times.append(now() - start)
-    }
-    times.sort()
-    return times[times.count / 2]
-}
-
-func ms(_ seconds: Double) -> String {
-    let value = (seconds * 1e5).rounded() / 100
-    return "\(value) ms"
-}
-func ratio(_ a: Double, _ b: Double) -> String { "\((a / b * 100).rounded() / 100)x" }
 func option(_ name: String) -> String? {
     guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else { return nil }
     return CommandLine.arguments[i + 1]
 }
 
-/// Median epoch seconds of a short training run, and the GEMM-only time of one epoch.
-func trainingBenchmark(_ folder: String, epochs: Int) throws {
+func intOption(_ name: String, _ fallback: Int) -> Int { option(name).flatMap { Int($0) } ?? fallback }
+
+// MARK: Timing
+
+/// Median seconds of `repeats` runs of `body` after one warm-up run.
+func median(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
+    try body()
+    var times: [Double] = []
+    for _ in 0 ..< max(1, repeats) {
+        let start = monotonicSeconds()
+        try body()
+        times.append(monotonicSeconds() - start)
+    }
+    times.sort()
+    return times[times.count / 2]
+}
+
+/// Peak resident memory of this process so far, in bytes.
+func peakMemory() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss * 1024
+}
+
+/// A JSON value, printed without a dependency.
+indirect enum JSON {
+    case number(Double), text(String), object([(String, JSON)]), array([JSON])
+
+    var rendered: String {
+        switch self {
+        case .number(let x): return x.isFinite ? "\(x)" : "null"
+        case .text(let s): return "\"" + String(s.map { $0 == "\"" ? "'" : $0 }) + "\""
+        case .object(let fields): return "{" + fields.map { "\"\($0.0)\": \($0.1.rendered)" }.joined(separator: ", ") + "}"
+        case .array(let values): return "[" + values.map(\.rendered).joined(separator: ", ") + "]"
+        }
+    }
+}
+
+// MARK: Bounds
+
+/// Seconds of the five minibatch products of training (input layer forward and weight
+/// gradient, output layer forward, weight gradient and input gradient) for a batch of b
+/// users, n items, hidden size d, split over `threads` as the trainer splits them.
+func minibatchGEMMs(b: Int, n: Int, d: Int, threads: Int, repeats: Int) -> Double {
+    let x = AlignedTable(b * n), w = AlignedTable(n * d), h = AlignedTable(b * d)
+    let (outBD, outND, outBN) = (AlignedTable(b * d), AlignedTable(n * d), AlignedTable(b * n))
+    return median(repeats) {
+        ThreadPool.shared.run(threads: threads) { team in
+            let dRows = team.share(of: d, granule: 512), nRows = team.share(of: n, granule: 512)
+            BLAS.gemm(transposeA: false, transposeB: true, m: b, n: dRows.count, k: n, x.p, lda: n, w.p + dRows.lowerBound * n,
+                      ldb: n, outBD.p + dRows.lowerBound, ldc: d)
+            BLAS.gemm(transposeA: true, transposeB: false, m: dRows.count, n: n, k: b, h.p + dRows.lowerBound, lda: d, x.p,
+                      ldb: n, outND.p + dRows.lowerBound * n, ldc: n)
+            BLAS.gemm(transposeA: false, transposeB: true, m: b, n: nRows.count, k: d, h.p, lda: d, w.p + nRows.lowerBound * d,
+                      ldb: d, outBN.p + nRows.lowerBound, ldc: n)
+            BLAS.gemm(transposeA: true, transposeB: false, m: nRows.count, n: d, k: b, outBN.p + nRows.lowerBound, lda: n, h.p,
+                      ldb: d, outND.p + nRows.lowerBound * d, ldc: d)
+            BLAS.gemm(transposeA: false, transposeB: false, m: b, n: dRows.count, k: n, outBN.p, lda: n, w.p + dRows.lowerBound,
+                      ldb: d, outBD.p + dRows.lowerBound, ldc: d)
+        }
+    }
+}
+
+/// Seconds to read `bytes` of float32 once, split over `threads` (the memory bound of a
+/// single request, which reads each weight once).
+func readOnce(bytes: Int, threads: Int, repeats: Int) -> Double {
+    let count = bytes / 4
+    let table = AlignedTable(count)
+    for i in 0 ..< count { table.p[i] = Float(i & 7) }
+    var sink: Float = 0
+    let seconds = median(repeats) {
+        let sums = UnsafeMutablePointer<Float>.allocate(capacity: 64)
+        ThreadPool.shared.run(threads: threads) { team in
+            let share = team.share(of: count, granule: 4096)
+            sums[team.rank] = BLAS.dot(table.p + share.lowerBound, table.p + share.lowerBound, count: share.count)
+        }
+        sink += sums[0]
+        sums.deallocate()
+    }
+    if sink == -1 { print("") }  // keeps the reads
+    return seconds
+}
+
+final class AlignedTable {
+    let p: UnsafeMutablePointer<Float>
+    init(_ count: Int) {
+        p = UnsafeMutableRawPointer.allocate(byteCount: max(4, count * 4), alignment: 64).bindMemory(to: Float.self, capacity: count)
+        p.initialize(repeating: 0.01, count: count)
+    }
+    deinit { p.deallocate() }
+}
+
+// MARK: Serving
+
+func serving(_ path: String, threads: Int, repeats: Int) throws -> JSON {
+    var fields: [(String, JSON)] = []
+    let users = 200
+    for precision in Precision.allCases {
+        let model = try Model(contentsOf: path, precision: precision)
+        let store = HistoryStore(model: model, trainingHistories: true)
+        let ids = Array(model.userIDs.prefix(users))
+        let options = RecommendOptions(threads: threads)
+        var next = 0
+        let single = try median(repeats) {
+            _ = try model.recommend(model.query(user: ids[next % ids.count], in: store), k: 20, options: options)
+            next += 1
+        }
+        let candidates = Array(model.catalogue.ids.prefix(300))
+        let rerank = median(repeats) {
+            _ = model.scores(model.query(user: ids[next % ids.count], in: store), candidates: candidates, threads: threads)
+            next += 1
+        }
+        let batchUsers = Array(model.userIDs.prefix(400))
+        let batch = try median(max(3, repeats / 10)) {
+            _ = try model.recommend(batchUsers.map { model.query(user: $0, in: store) }, k: 20, options: options)
+        }
+        var entry: [(String, JSON)] = [
+            ("single_user_top20_s", .number(single)), ("candidates300_s", .number(rerank)),
+            ("batch400_top20_s", .number(batch)), ("batch400_users_per_s", .number(400 / batch)),
+            ("weight_bytes", .number(Double(model.weightBytes))),
+        ]
+        if precision == .float32 {
+            entry.append(("dense_bytes", .number(Double(model.denseBytes))))
+            entry.append(("read_weights_once_s", .number(readOnce(bytes: model.denseBytes, threads: threads, repeats: repeats))))
+            entry.append(("concurrency", concurrency(model, store, ids)))
+        }
+        fields.append((precision.rawValue, .object(entry)))
+    }
+    return .object(fields)
+}
+
+/// Requests per second of 1 calling thread and of 8, each call on one thread: the library
+/// must not collapse when a host calls it from more threads than there are cores.
+func concurrency(_ model: Model, _ store: HistoryStore, _ ids: [Int64]) -> JSON {
+    func throughput(callers: Int, seconds: Double) -> Double {
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: callers)  // one slot per caller
+        defer { counts.deallocate() }
+        counts.initialize(repeating: 0, count: callers)
+        let deadline = monotonicSeconds() + seconds
+        var threads: [pthread_t] = []
+        final class Context { let body: () -> Void; init(_ body: @escaping () -> Void) { self.body = body } }
+        for caller in 0 ..< callers {
+            let context = Context {
+                var served = 0
+                while monotonicSeconds() < deadline {
+                    let user = ids[(caller * 37 + served) % ids.count]
+                    if (try? model.recommend(model.query(user: user, in: store), k: 20, options: RecommendOptions(threads: 1))) != nil {
+                        served += 1
+                    }
+                }
+                counts[caller] = served
+            }
+            var thread = pthread_t()
+            pthread_create(&thread, nil, { raw in
+                guard let raw else { return nil }
+                Unmanaged<Context>.fromOpaque(raw).takeRetainedValue().body()
+                return nil
+            }, Unmanaged.passRetained(context).toOpaque())
+            threads.append(thread)
+        }
+        for thread in threads { pthread_join(thread, nil) }
+        return Double((0 ..< callers).reduce(0) { $0 + counts[$1] }) / seconds
+    }
+    let one = throughput(callers: 1, seconds: 3)
+    let eight = throughput(callers: 8, seconds: 3)
+    return .object([("cores", .number(Double(Threads.cores))), ("one_caller_per_s", .number(one)),
+                    ("eight_callers_per_s", .number(eight)), ("ratio_to_cores_x_one", .number(eight / (one * Double(Threads.cores))))])
+}
+
+// MARK: Training
+
+func training(_ folder: String, epochs: Int, threads: Int) throws -> JSON {
     let dataset = try Dataset.load(directory: folder)
     var h = Hyperparameters()
     h.maxEpochs = epochs
     h.patience = epochs
+    h.itemItemPrior = .none  // its closed-form solve is setup, not an epoch
+    try Threads.setDefault(threads)
     let trainer = try Trainer(dataset: dataset, hyperparameters: h)
     var seconds: [Double] = []
     _ = try trainer.train { seconds.append($0.seconds) }
-    seconds.sort()
-    let epoch = seconds[seconds.count / 2]
-
-    let (b, n, d) = (h.batchSize, dataset.itemCount, h.hiddenSize)
-    let x = (0 ..< b * n).map { _ in Float.random(in: -1 ... 1) }
-    let w = (0 ..< n * d).map { _ in Float.random(in: -0.01 ... 0.01) }
-    let hidden = (0 ..< b * d).map { _ in Float.random(in: -1 ... 1) }
-    var outBD = [Float](repeating: 0, count: b * d)
-    var outBN = [Float](repeating: 0, count: b * n)
-    var outND = [Float](repeating: 0, count: n * d)
-    let batchGEMMs = median(3) {
-        // input forward X W_in^T, input gradient dH^T X, output forward H W_out^T,
-        // output gradients dY^T H and dY W_out.
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(b), blasint(d), blasint(n), 1, x, blasint(n), w, blasint(n), 0, &outBD, blasint(d))
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(d), blasint(n), blasint(b), 1, hidden, blasint(d), x, blasint(n), 0, &outND, blasint(n))
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(b), blasint(n), blasint(d), 1, hidden, blasint(d), w, blasint(d), 0, &outBN, blasint(n))
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(n), blasint(d), blasint(b), 1, x, blasint(n), hidden, blasint(d), 0, &outND, blasint(d))
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(b), blasint(d), blasint(n), 1, x, blasint(n), w, blasint(d), 0, &outBD, blasint(d))
-    }
-    let users = (0 ..< dataset.userCount).filter { !dataset.train.row($0).isEmpty }.count
-    let batches = (users + b - 1) / b
-    let bound = batchGEMMs * Double(batches)
-    print("| training epoch, \(dataset.name), MODEL.md defaults (median of \(epochs)) | \(ms(epoch)) | 5 GEMMs x \(batches) batches \(ms(bound)) | \(ratio(epoch, bound)) |")
+    let sorted = seconds.sorted()
+    let batches = (dataset.train.rowCount + h.batchSize - 1) / h.batchSize
+    let gemms = minibatchGEMMs(b: h.batchSize, n: dataset.itemCount, d: h.hiddenSize, threads: threads, repeats: 3)
+    let flops = 5.0 * 2 * Double(h.batchSize * dataset.itemCount * h.hiddenSize)
+    return .object([
+        ("dataset", .text(dataset.name)), ("epochs", .array(seconds.map { .number($0) })),
+        ("epoch_median_s", .number(sorted[sorted.count / 2])), ("minibatches", .number(Double(batches))),
+        ("five_gemms_s", .number(gemms)), ("gemm_gflops", .number(flops / gemms / 1e9)),
+        ("gemm_bound_epoch_s", .number(gemms * Double(batches))), ("peak_memory_bytes", .number(Double(peakMemory()))),
+    ])
 }
 
-func main() throws {
-    var repeats = 50
-    if let i = CommandLine.arguments.firstIndex(of: "--repeats"), i + 1 < CommandLine.arguments.count,
-       let value = Int(CommandLine.arguments[i + 1]) { repeats = max(1, value) }
+// MARK: Scaling
 
+/// One catalogue size: a synthetic model of MODEL.md's architecture (no item-item prior,
+/// which is n_items^2), its memory, one user's latency and a batch's throughput; with
+/// --train-users, a training epoch on a synthetic dataset of that many items.
+func scaling(items: Int, threads: Int, repeats: Int) throws -> JSON {
     var spec = SyntheticModelSpec()
-    spec.items = 6710
-    spec.users = 9308
-    spec.historyLength = 6
+    spec.items = items
+    spec.users = 1000
+    spec.historyLength = 8
+    spec.itemItemPrior = false
     spec.hyperparameters.hiddenSize = 1000
     spec.hyperparameters.svdRank = 100
     spec.hyperparameters.filmHiddenSize = 128
     spec.modalities = [("image", 128), ("audio", 128)]
-    spec.itemItemPrior = true  // as trained models have by default: a 6,710 x 6,710 prior
+    var fields: [(String, JSON)] = [("items", .number(Double(items)))]
+    let trainUsers = intOption("--train-users", 0)
+    if trainUsers > 0 {
+        var builtin = BuiltinDataset()
+        builtin.items = items
+        builtin.users = trainUsers
+        let dataset = builtin.generate()
+        var h = Hyperparameters()
+        (h.maxEpochs, h.patience, h.itemItemPrior) = (2, 2, .none)
+        try Threads.setDefault(threads)
+        let trainer = try Trainer(dataset: dataset, hyperparameters: h)
+        var seconds: [Double] = []
+        _ = try trainer.train { seconds.append($0.seconds) }
+        fields.append(("train_users", .number(Double(trainUsers))))
+        fields.append(("epoch_s", .number(seconds.min() ?? 0)))
+        fields.append(("training_peak_memory_bytes", .number(Double(peakMemory()))))
+        return .object(fields)
+    }
     let model = try Model(try ModelParameters.synthetic(spec))
     let store = HistoryStore(model: model, trainingHistories: true)
-    let (n, d) = (model.itemCount, model.hiddenSize)
-    print("model: \(n) items, d = \(d), k = 100, 2 modalities x 128, \(model.userIDs.count) users with histories; median of \(repeats) runs")
-
-    // Bounds: the output layer alone, as CBLAS computes it.
-    let weights = (0 ..< n * d).map { _ in Float.random(in: -0.01 ... 0.01) }
-    let batchSize = 256
-    let hidden = (0 ..< batchSize * d).map { _ in Float.random(in: -1 ... 1) }
-    var out = [Float](repeating: 0, count: batchSize * n)
-    func outputLayer(_ rows: Int) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(rows), blasint(n), blasint(d),
-                    1, hidden, blasint(d), weights, blasint(d), 0, &out, blasint(n))
-    }
-    let gemv = median(repeats) { outputLayer(1) }
-    let gemm = median(max(3, repeats / 5)) { outputLayer(batchSize) }
-
-    let users = Array(model.userIDs.prefix(batchSize))
+    let ids = Array(model.userIDs.prefix(200))
     var next = 0
+    let options = RecommendOptions(threads: threads)
     let single = try median(repeats) {
-        _ = try model.recommend(model.query(user: users[next % users.count], in: store), k: 20)
+        _ = try model.recommend(model.query(user: ids[next % ids.count], in: store), k: 20, options: options)
         next += 1
     }
-    let candidates = Array(model.catalogue.ids.prefix(300))
-    let rerank = median(repeats) {
-        _ = model.scores(model.query(user: users[next % users.count], in: store), candidates: candidates)
-        next += 1
+    let batchUsers = Array(model.userIDs.prefix(400))
+    let batch = try median(3) {
+        _ = try model.recommend(batchUsers.map { model.query(user: $0, in: store) }, k: 20, options: options)
     }
-    let batch = try median(max(3, repeats / 5)) {
-        _ = try model.recommend(users.map { model.query(user: $0, in: store) }, k: 20)
-    }
-
-    print("| measurement | median | bound | ratio to bound |")
-    print("|---|---|---|---|")
-    print("| recommend, 1 user, k = 20 | \(ms(single)) | output GEMV \(ms(gemv)) | \(ratio(single, gemv)) |")
-    print("| score 300 candidates, 1 user | \(ms(rerank)) | output GEMV \(ms(gemv)) | \(ratio(rerank, gemv)) |")
-    print("| recommend, batch of \(batchSize) users, k = 20 | \(ms(batch)) (\(ms(batch / Double(batchSize))) per user) | output GEMM \(ms(gemm)) | \(ratio(batch, gemm)) |")
-    if let folder = option("--train") { try trainingBenchmark(folder, epochs: Int(option("--epochs") ?? "") ?? 3) }
+    fields += [("weight_bytes", .number(Double(model.weightBytes))), ("single_user_top20_s", .number(single)),
+               ("batch400_users_per_s", .number(400 / batch)), ("peak_memory_bytes", .number(Double(peakMemory())))]
+    return .object(fields)
 }
 
-try main()
+// MARK: Main
+
+func main() throws {
+    let threads = intOption("--threads", 2)
+    let repeats = intOption("--repeats", 50)
+    var fields: [(String, JSON)] = [
+        ("threads", .number(Double(threads))), ("cores", .number(Double(Threads.cores))),
+        ("openblas_kernels", .text(BLAS.kernels)),
+    ]
+    if let items = option("--scaling").flatMap({ Int($0) }) {
+        fields.append(("scaling", try scaling(items: items, threads: threads, repeats: repeats)))
+    } else {
+        let b = 400, n = 6710, d = 1000
+        let gemm = minibatchGEMMs(b: b, n: n, d: d, threads: threads, repeats: 5)
+        fields.append(("gemm_gflops", .number(5 * 2 * Double(b * n * d) / gemm / 1e9)))
+        if let model = option("--model") { fields.append(("serving", try serving(model, threads: threads, repeats: repeats))) }
+        if let folder = option("--train") {
+            fields.append(("training", try training(folder, epochs: intOption("--epochs", 3), threads: threads)))
+        }
+    }
+    print(JSON.object(fields).rendered)
+}
+
+do {
+    try main()
+} catch {
+    print("ld4mrec-benchmark: \(error)")
+    exit(1)
+}

@@ -47,10 +47,55 @@ public func ld4mrec_get_num_threads() -> Int32 { Int32(Threads.defaultCount) }
 
 @c @implementation
 public func ld4mrec_model_load(_ path: UnsafePointer<CChar>!, _ outModel: UnsafeMutablePointer<OpaquePointer?>!) -> Int32 {
+    ld4mrec_model_load_with(path, nil, outModel)
+}
+
+@c @implementation
+public func ld4mrec_load_params_default() -> ld4mrec_load_params {
+    ld4mrec_load_params(struct_size: MemoryLayout<ld4mrec_load_params>.size, precision: Int32(LD4MREC_PRECISION_FLOAT32))
+}
+
+/// The end offset of each field of ld4mrec_load_params (all of them 0.2.0's).
+private let loadParamsFieldEnds: [Int] = {
+    typealias L = ld4mrec_load_params
+    func end<V>(_ path: KeyPath<L, V>) -> Int { (MemoryLayout<L>.offset(of: path) ?? 0) + MemoryLayout<V>.size }
+    return [end(\.struct_size), end(\.precision)]
+}()
+
+@c @implementation
+public func ld4mrec_model_load_with(_ path: UnsafePointer<CChar>!, _ params: UnsafePointer<ld4mrec_load_params>!,
+                                    _ outModel: UnsafeMutablePointer<OpaquePointer?>!) -> Int32 {
     guarded {
         let path = try LD4MRecCABI.path(path)
         let out = try required(outModel, "out_model")
-        out.pointee = retain(ModelHandle(try Model(contentsOf: path)))
+        var precision = Precision.float32
+        if let params {
+            let p = try readPrefix(params, defaults: ld4mrec_load_params_default(), fieldEnds: loadParamsFieldEnds,
+                                   minimumSize: MemoryLayout<ld4mrec_load_params>.size, name: "params")
+            guard let chosen = Precision(code: p.precision) else {
+                throw invalid("params->precision is \(p.precision): use LD4MREC_PRECISION_FLOAT32 or _BFLOAT16")
+            }
+            precision = chosen
+        }
+        out.pointee = retain(ModelHandle(try Model(contentsOf: path, precision: precision)))
+    }
+}
+
+extension Precision {
+    /// The LD4MREC_PRECISION_* code.
+    init?(code: Int32) {
+        switch code {
+        case Int32(LD4MREC_PRECISION_FLOAT32): self = .float32
+        case Int32(LD4MREC_PRECISION_BFLOAT16): self = .bfloat16
+        default: return nil
+        }
+    }
+
+    var code: Int32 {
+        switch self {
+        case .float32: return Int32(LD4MREC_PRECISION_FLOAT32)
+        case .bfloat16: return Int32(LD4MREC_PRECISION_BFLOAT16)
+        }
     }
 }
 
@@ -78,18 +123,21 @@ public func ld4mrec_model_get_info(_ model: OpaquePointer!, _ outInfo: UnsafeMut
             n_steps: Int32(h.steps),
             n_blocks: Int32(h.blocks),
             film_hidden_size: Int32(h.filmHiddenSize),
-            n_modalities: Int32(model.modalityNames.count))
-        try writePrefix(info, to: out, fieldEnds: infoFieldEnds, minimumSize: MemoryLayout<ld4mrec_model_info>.size, name: "out_info")
+            n_modalities: Int32(model.modalityNames.count),
+            precision: model.precision.code,
+            weight_bytes: Int64(model.weightBytes))
+        try writePrefix(info, to: out, fieldEnds: infoFieldEnds, minimumSize: infoFieldEnds[11], name: "out_info")
     }
 }
 
-/// The end offset of each field of ld4mrec_model_info, in order (all of them 0.1.0's).
+/// The end offset of each field of ld4mrec_model_info, in order; 0.1.0's struct ends at
+/// n_modalities.
 private let infoFieldEnds: [Int] = {
     typealias I = ld4mrec_model_info
     func end<V>(_ path: KeyPath<I, V>) -> Int { (MemoryLayout<I>.offset(of: path) ?? 0) + MemoryLayout<V>.size }
     return [end(\.struct_size), end(\.format_version), end(\.n_items), end(\.n_users), end(\.n_history_users),
             end(\.hidden_size), end(\.svd_rank), end(\.step_embedding_size), end(\.n_steps), end(\.n_blocks),
-            end(\.film_hidden_size), end(\.n_modalities)]
+            end(\.film_hidden_size), end(\.n_modalities), end(\.precision), end(\.weight_bytes)]
 }()
 
 @c @implementation

@@ -11,20 +11,25 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Also evaluate the popularity baseline.") var popularity = false
     @Flag(name: .customLong("without-item-item"), help: "Score with the C-Net alone, leaving out the item-item prior (ablation).")
     var withoutItemItem = false
+    @Flag(name: .customLong("mask-validation"),
+          help: "Also mask each user's validation items when ranking (DiffRec's protocol for test).")
+    var maskValidation = false
+    @Option(help: "How the model holds its tables while scoring (bfloat16: half the memory).")
+    var precision = Precision.float32
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         guard let which = Dataset.Split(rawValue: split), which != .train else { throw ValidationError("--split: valid or test") }
         let loaded = try reportingErrors {
             let parameters = try ModelFile.read(from: model)
-            return try Model(withoutItemItem ? parameters.withoutItemItemPrior() : parameters)
+            return try Model(withoutItemItem ? parameters.withoutItemItemPrior() : parameters, precision: precision)
         }
         let dataset = try reportingErrors { try Dataset.load(directory: data, modalityNames: []) }
         guard loaded.itemCount == dataset.itemCount else {
             throw ValidationErrorMessage(message: "the model has \(loaded.itemCount) items, the dataset \(dataset.itemCount)")
         }
-        let metrics = try reportingErrors { try Evaluation.evaluate(loaded, on: dataset, split: which) }
-        let baseline = popularity ? Evaluation.popularity(on: dataset, split: which) : nil
+        let metrics = try reportingErrors { try Evaluation.evaluate(loaded, on: dataset, split: which, maskValidation: maskValidation) }
+        let baseline = popularity ? Evaluation.popularity(on: dataset, split: which, maskValidation: maskValidation) : nil
         if json {
             var text = "{\"split\": \"\(split)\", \"users\": \(metrics.users), " + fields(metrics)
             if let baseline { text += ", \"popularity\": {" + fields(baseline) + "}" }

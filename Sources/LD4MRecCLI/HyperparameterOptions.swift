@@ -49,7 +49,9 @@ enum HyperparameterOptions {
             let option = "--\(field.option ?? "")"
             let summary: String
             switch field.kind {
-            case .flag: summary = "\(option): \(field.name), off by default"
+            case .flag:
+                let on = field.value(in: defaults) == .integer(1)
+                summary = "\(option)[=false]: \(field.name), \(on ? "on" : "off") by default"
             case .integer, .seed, .real, .choice:
                 let value = field.value(in: defaults).map { "\($0)" } ?? "none"
                 summary = "\(option) <value>: \(field.name), default \(value), \(field.allowedValues)"
@@ -67,3 +69,5 @@ enum HyperparameterOptions {
         }
     }
 }
+
+extension Precision: ExpressibleByArgument {}

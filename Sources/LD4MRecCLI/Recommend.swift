@@ -22,6 +22,9 @@ struct Recommend: ParsableCommand {
     @Option(name: .short, help: "How many items.")
     var k = 20
 
+    @Option(help: "How the model holds its tables while scoring (bfloat16: half the memory).")
+    var precision = Precision.float32
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -31,7 +34,7 @@ struct Recommend: ParsableCommand {
     }
 
     func run() throws {
-        let model = try reportingErrors { try Model(contentsOf: modelPath) }
+        let model = try reportingErrors { try Model(contentsOf: modelPath, precision: precision) }
         let query: Query
         if let user {
             query = model.query(user: user, in: HistoryStore(model: model, trainingHistories: true))

@@ -31,6 +31,8 @@ struct Synthesize: ParsableCommand {
     var itemIDStep: Int64 = 7
     @Flag(name: .customLong("no-item-item"), help: "Leave out the item-item prior (a C-Net-only model).")
     var noItemItem = false
+    @Flag(name: .customLong("sparse-item-item"), help: "A sparse item-item prior (a few neighbours per item) instead of a dense one.")
+    var sparseItemItem = false
 
     func run() throws {
         var spec = SyntheticModelSpec()
@@ -40,6 +42,7 @@ struct Synthesize: ParsableCommand {
         spec.itemItemPrior = !noItemItem
         spec.firstItemID = firstItemID
         spec.itemIDStep = itemIDStep
+        spec.sparsePrior = sparseItemItem
         spec.hyperparameters.hiddenSize = hidden
         spec.hyperparameters.svdRank = svdRank
         spec.hyperparameters.stepEmbeddingSize = stepEmbedding

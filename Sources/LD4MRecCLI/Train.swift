@@ -64,7 +64,7 @@ struct Train: ParsableCommand {
         print("best epoch \(result.bestEpoch): val recall@20 \(format(b.recall20, 4)) ndcg@20 \(format(b.ndcg20, 4)); "
             + "\(result.epochs.count) epochs in \(format(total, 1)) s (+\(format(result.setupSeconds, 1)) s SVD and signals)")
         for note in result.notes { print(note) }
-        if let w = result.parameters.hyperparameters.ensembleWeight, result.parameters.itemItem != nil {
+        if let w = result.parameters.hyperparameters.ensembleWeight, result.parameters.hasItemItemPrior {
             let f = result.finalValidation
             print("with the item-item prior (C-Net weight \(format(w, 2))): val recall@20 \(format(f.recall20, 4)) ndcg@20 \(format(f.ndcg20, 4))")
             logFile?.append("{\"final\": true, \"ensemble_weight\": \(w), \"recall@10\": \(f.recall10), \"recall@20\": \(f.recall20), "

@@ -19,43 +19,33 @@ package struct ConditionSignals: Sendable {
 
     package var rank: Int { svdItemFactors.cols }
 
-    /// c_u (B x 2k) and p_{u,m} (B x d_m) for a batch of histories (item rows):
+    /// Writes one history's c_u (2k floats, zeroed first) and p_{u,m} (d_m floats each):
     ///   c_u = [ (sum_i V_i) / s ; deg_u^{-1/2} sum_i deg_i^{-1/2} V_i ]
     ///   p_um = deg_u^{-1/2} sum_i deg_i^{-1/2} f_im
-    package func compute(_ histories: [[Int32]]) -> (collaborative: Matrix, preferences: [Matrix]) {
-        let b = histories.count
+    package func write(_ items: [Int32], collaborative: UnsafeMutablePointer<Float>, preferences: [UnsafeMutablePointer<Float>]) {
         let k = rank
-        var collaborative = Matrix(zeros: b, 2 * k)
-        var preferences = features.map { Matrix(zeros: b, $0.cols) }
-        for (u, items) in histories.enumerated() {
-            let userScale: Float = items.isEmpty ? 0 : 1 / Float(items.count).squareRoot()
-            collaborative.values.withUnsafeMutableBufferPointer { c in
-                svdItemFactors.values.withUnsafeBufferPointer { v in
-                    let first = c.baseAddress! + u * 2 * k
-                    let second = first + k
-                    for item in items {
-                        let factors = v.baseAddress! + Int(item) * k
-                        BLAS.axpy(1, factors, first, count: k)
-                        BLAS.axpy(inverseSqrtItemDegree[Int(item)], factors, second, count: k)
-                    }
-                    for j in 0 ..< k {
-                        first[j] *= inverseSingularValues[j]
-                        second[j] *= userScale
-                    }
-                }
+        let userScale: Float = items.isEmpty ? 0 : 1 / Float(items.count).squareRoot()
+        let (first, second) = (collaborative, collaborative + k)
+        first.update(repeating: 0, count: 2 * k)
+        svdItemFactors.values.withUnsafeBufferPointer { v in
+            for item in items {
+                let factors = v.baseAddress! + Int(item) * k
+                BLAS.axpy(1, factors, first, count: k)
+                BLAS.axpy(inverseSqrtItemDegree[Int(item)], factors, second, count: k)
             }
-            for m in features.indices {
-                let dm = features[m].cols
-                preferences[m].values.withUnsafeMutableBufferPointer { p in
-                    features[m].values.withUnsafeBufferPointer { f in
-                        let row = p.baseAddress! + u * dm
-                        for item in items {
-                            BLAS.axpy(inverseSqrtItemDegree[Int(item)] * userScale, f.baseAddress! + Int(item) * dm, row, count: dm)
-                        }
-                    }
+        }
+        for j in 0 ..< k {
+            first[j] *= inverseSingularValues[j]
+            second[j] *= userScale
+        }
+        for (m, row) in preferences.enumerated() {
+            let dm = features[m].cols
+            row.update(repeating: 0, count: dm)
+            features[m].values.withUnsafeBufferPointer { f in
+                for item in items {
+                    BLAS.axpy(inverseSqrtItemDegree[Int(item)] * userScale, f.baseAddress! + Int(item) * dm, row, count: dm)
                 }
             }
         }
-        return (collaborative, preferences)
     }
 }

@@ -35,12 +35,17 @@ public struct Hyperparameters: Sendable, Equatable {
     public var seed: UInt64 = 0
 
     // Scoring beyond the C-Net (docs/MODEL.md, "The item-item prior").
-    public var itemItemPrior: ItemItemPrior = .ease
+    public var itemItemPrior: ItemItemPrior = .auto
     public var easeLambda = 50.0
+    /// Choose EASE's lambda on validation among multiples of `easeLambda` (0.2 ... 20).
+    public var chooseEaseLambda = true
+    /// The sparse prior's neighbours per item, and the shrinkage of its similarities.
+    public var itemItemNeighbours = 100
+    public var knnShrink = 10.0
     /// Weight w of the C-Net in the mixture (the prior gets 1 - w); nil: chosen on
     /// validation.
     public var ensembleWeight: Double?
-    /// The dense prior needs n_items^2 floats: the trainer skips it above this size.
+    /// The dense prior needs n_items^2 floats: `auto` chooses it up to this size.
     public static let itemItemMaxItems = 16384
 
     public enum StepSampler: String, Sendable, CaseIterable { case importance, uniform }
@@ -48,7 +53,10 @@ public struct Hyperparameters: Sendable, Equatable {
     public enum FeatureStandardization: String, Sendable, CaseIterable {
         case trainingItems = "training-items", none
     }
-    public enum ItemItemPrior: String, Sendable, CaseIterable { case none, ease }
+    /// `ease`: dense EASE (n_items^2 floats); `knn`: each item's nearest neighbours
+    /// (sparse); `auto`: EASE up to `itemItemMaxItems` items, kNN above. A trained model
+    /// records the kind it holds.
+    public enum ItemItemPrior: String, Sendable, CaseIterable { case none, ease, knn, auto }
 
     public init() {}
 
@@ -96,7 +104,13 @@ public struct Hyperparameters: Sendable, Equatable {
         .choice("item_item_prior", \.itemItemPrior, .training, option: "item-item",
                 "The item-item prior mixed into the scores.", whenAbsent: ItemItemPrior.none),
         .real("ease_lambda", \.easeLambda, .positive, .training, option: "ease-lambda",
-              "L2 regularisation of the EASE prior."),
+              "L2 regularisation of the EASE prior (the one chosen, in a trained model's file)."),
+        .flag("choose_ease_lambda", \.chooseEaseLambda, .training, option: "choose-ease-lambda",
+              "Choose EASE's lambda on validation among 0.2 ... 20 times --ease-lambda (=false: keep it)."),
+        .integer("item_item_neighbours", \.itemItemNeighbours, 1 ... 1 << 16, .training, option: "item-item-neighbours",
+                 "Neighbours per item of the sparse (kNN) prior."),
+        .real("knn_shrink", \.knnShrink, .nonNegative, .training, option: "knn-shrink",
+              "Shrinkage of the kNN prior's cosine similarities."),
         .optionalReal("ensemble_weight", \.ensembleWeight, .closed(0, 1), .training, option: "ensemble-weight",
                       "C-Net weight in [0, 1] of the mixture (default: chosen on validation)."),
         .seed("seed", \.seed, .training, option: "seed", "Random seed."),

@@ -88,6 +88,9 @@ public struct ModelParameters: Sendable, Equatable {
     /// item's score; zero diagonal), optional. With it, a score is
     /// `cnetScale * xhat0 + itemItemScale * (x_in B)`; without it, `xhat0`.
     public var itemItem: Matrix?
+    /// The prior in sparse form (each item's strongest neighbours), for catalogues too
+    /// large for the dense one; a model holds at most one of the two.
+    public var itemItemSparse: SparseRows?
     public var cnetScale: Float = 1
     public var itemItemScale: Float = 0
 
@@ -110,6 +113,9 @@ public struct ModelParameters: Sendable, Equatable {
         self.histories = histories
     }
 
+    /// Whether the model holds an item-item prior, dense or sparse.
+    public var hasItemItemPrior: Bool { itemItem != nil || itemItemSparse != nil }
+
     public var itemCount: Int { itemIDs.count }
     public var userCount: Int { userIDs.count }
 
@@ -117,7 +123,7 @@ public struct ModelParameters: Sendable, Equatable {
     /// ablation: the prior and the mixture are dropped.
     public func withoutItemItemPrior() -> ModelParameters {
         var alone = self
-        (alone.itemItem, alone.cnetScale, alone.itemItemScale) = (nil, 1, 0)
+        (alone.itemItem, alone.itemItemSparse, alone.cnetScale, alone.itemItemScale) = (nil, nil, 1, 0)
         alone.hyperparameters.itemItemPrior = .none
         alone.hyperparameters.ensembleWeight = nil
         return alone

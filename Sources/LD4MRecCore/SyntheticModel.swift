@@ -10,6 +10,8 @@ public struct SyntheticModelSpec: Sendable {
     public var historyLength = 8
     /// Include a random item-item prior and score mixture.
     public var itemItemPrior = true
+    /// Make that prior sparse (a few random neighbours per item) rather than dense.
+    public var sparsePrior = false
     /// Item ids: item i has id `firstItemID + i * itemIDStep` (a negative step orders the
     /// catalogue by descending id). Two specs with other ids make models whose catalogues
     /// overlap, differ and order items differently, as a retrained model's may.
@@ -100,10 +102,25 @@ extension ModelParameters {
             output: dense(out: n, in: d),
             zIn: zIn, zInDefault: zInDefault,
             histories: CSRHistories(offsets: offsets, items: historyItems))
-        if spec.itemItemPrior {
+        if spec.itemItemPrior && spec.sparsePrior {
+            var sparse = SparseRows(cols: n, offsets: [0], columns: [], values: [])
+            for i in 0 ..< n {
+                let neighbours = Set((0 ..< 1 + Int(rng.next() % 8)).map { _ in Int32(rng.next() % UInt64(n)) }).subtracting([Int32(i)])
+                for j in neighbours.sorted() {
+                    sparse.columns.append(j)
+                    sparse.values.append(Float(rng.nextGaussian() * 0.3))
+                }
+                sparse.offsets.append(sparse.columns.count)
+            }
+            parameters.itemItemSparse = sparse
+            parameters.hyperparameters.itemItemPrior = .knn
+        } else if spec.itemItemPrior {
             var prior = matrix(n, n, 0.1)
             for i in 0 ..< n { prior[i, i] = 0 }
             parameters.itemItem = prior
+            parameters.hyperparameters.itemItemPrior = .ease
+        }
+        if spec.itemItemPrior {
             parameters.cnetScale = 0.7
             parameters.itemItemScale = 1.3
         }

@@ -8,6 +8,8 @@ public enum TableName {
     public static let svdSingularValues = "/signals/svd_singular_values"
     public static let itemDegrees = "/signals/item_degrees"
     public static let itemItem = "/signals/item_item"
+    /// The sparse prior: a group with `offsets`, `columns` and `values` (CSR).
+    public static let itemItemSparse = "/signals/item_item_sparse"
     public static func modality(_ m: Int) -> String { "/modalities/\(m)" }
     public static func features(_ m: Int) -> String { "/modalities/\(m)/features" }
     public static let input = "/cnet/input"

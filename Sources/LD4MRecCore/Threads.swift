@@ -5,7 +5,7 @@ import Synchronization
 /// process default (0: one per core), both bounded by the cores.
 public enum Threads {
     /// The cores this process may run on.
-    public static let cores = Int(ld4mrec_available_cores())
+    public static let cores = Int(ld4mrk_available_cores())
 
     private static let defaultSetting = Atomic<Int>(0)
 

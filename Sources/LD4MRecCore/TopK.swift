@@ -37,6 +37,10 @@ package struct TopKSelector {
         }
     }
 
+    package var isFull: Bool { heap.count == k }
+    /// The score of the item that ranks last among the kept ones.
+    package var worstScore: Float { heap.first?.score ?? -.infinity }
+
     /// The kept items, best first.
     package func sorted() -> [ScoredItem] { heap.sorted(by: ScoredItem.ranksBefore) }
 

@@ -70,8 +70,12 @@ extension ModelParameters {
         try shape(zIn, P.zIn, userCount, df)
         try vector(zInDefault, P.zInDefault, df)
         if let itemItem { try shape(itemItem, P.itemItem, n, n) }
-        guard cnetScale.isFinite, itemItemScale.isFinite, itemItem != nil || itemItemScale == 0 else {
-            throw fail("score scales must be finite, and 'score_scale_item_item' 0 without '\(P.itemItem)'")
+        if let itemItemSparse { try itemItemSparse.validate(rows: n, group: P.itemItemSparse) }
+        guard itemItem == nil || itemItemSparse == nil else {
+            throw fail("a model holds '\(P.itemItem)' or '\(P.itemItemSparse)', not both")
+        }
+        guard cnetScale.isFinite, itemItemScale.isFinite, hasItemItemPrior || itemItemScale == 0 else {
+            throw fail("score scales must be finite, and 'score_scale_item_item' 0 without an item-item prior")
         }
 
         if let histories {

@@ -53,66 +53,134 @@ public final class Model: Sendable {
     public let userIDs: [Int64]
     /// Training histories from the file, if it has them.
     public let trainingHistories: CSRHistories?
+    /// How the large tables are stored.
+    public let precision: Precision
 
     let userRowOf: [Int64: Int]
     /// W_in transposed (n_items x d): the input layer of a multi-hot history is a sum of
     /// its rows, each contiguous.
-    let inputByItem: Matrix
+    let inputByItem: InferenceTable
     let inputBias: [Float]
-    let blocks: [CNetBlock]
-    /// W_out (n_items x d) and b_out: a candidate's score is one row's dot product.
-    let output: DenseLayer
+    let blocks: [ServingBlock]
+    /// The score mixture folded into the tables: `cnetScale * (W_out, b_out)` and
+    /// `itemItemScale * B`, so that a score is `W_out h + b_out + sum_{j in H} B[j]`.
+    let output: InferenceTable
+    let outputBias: [Float]
+    let itemItem: InferenceTable?
+    /// The sparse prior, its values times `itemItemScale`.
+    let sparsePrior: SparseRows?
     let signals: ConditionSignals
     let zIn: Matrix
     let zInDefault: [Float]
-    /// The item-item prior B (row i: what history item i adds) and the score mixture
-    /// `cnetScale * xhat0 + itemItemScale * x_in B`.
-    let itemItem: Matrix?
-    let cnetScale: Float
-    let itemItemScale: Float
 
     /// Builds a serving model from validated parameters.
-    public init(_ parameters: ModelParameters) throws {
+    public init(_ parameters: ModelParameters, precision: Precision = .float32) throws {
         try parameters.validate()
         hyperparameters = parameters.hyperparameters
         catalogue = ItemCatalogue(ids: parameters.itemIDs)
         modalityNames = parameters.modalities.map(\.name)
         userIDs = parameters.userIDs
         trainingHistories = parameters.histories
+        self.precision = precision
         var userRowOf = [Int64: Int](minimumCapacity: parameters.userCount)
         for (row, id) in parameters.userIDs.enumerated() { userRowOf[id] = row }
         self.userRowOf = userRowOf
 
         let w = parameters.input.weight
-        var transposed = Matrix(zeros: w.cols, w.rows)
+        var transposed = [Float](repeating: 0, count: w.values.count)
         for r in 0 ..< w.rows {
-            for c in 0 ..< w.cols { transposed.values[c * w.rows + r] = w.values[r * w.cols + c] }
+            for c in 0 ..< w.cols { transposed[c * w.rows + r] = w.values[r * w.cols + c] }
         }
-        inputByItem = transposed
+        inputByItem = InferenceTable(rows: w.cols, cols: w.rows, values: transposed, precision: precision)
         inputBias = parameters.input.bias
-        blocks = parameters.blocks
-        output = parameters.output
+        blocks = parameters.blocks.map { ServingBlock($0, precision: precision) }
+        let scale = parameters.cnetScale
+        output = InferenceTable(parameters.output.weight, precision: precision, scale: scale)
+        outputBias = parameters.output.bias.map { $0 * scale }
+        if let prior = parameters.itemItem, parameters.itemItemScale != 0 {
+            itemItem = InferenceTable(prior, precision: precision, scale: parameters.itemItemScale)
+        } else {
+            itemItem = nil
+        }
+        if var prior = parameters.itemItemSparse, parameters.itemItemScale != 0 {
+            prior.values = prior.values.map { $0 * parameters.itemItemScale }
+            sparsePrior = prior
+        } else {
+            sparsePrior = nil
+        }
         signals = ConditionSignals(svdItemFactors: parameters.svdItemFactors, singularValues: parameters.svdSingularValues,
                                    itemDegrees: parameters.itemDegrees, features: parameters.modalities.map(\.features))
         zIn = parameters.zIn
         zInDefault = parameters.zInDefault
-        itemItem = parameters.itemItem
-        cnetScale = parameters.cnetScale
-        itemItemScale = parameters.itemItemScale
     }
 
     /// Loads and validates a model file (docs/FORMAT.md).
-    public convenience init(contentsOf path: String) throws {
-        try self.init(try ModelFile.read(from: path))
+    public convenience init(contentsOf path: String, precision: Precision = .float32) throws {
+        try self.init(try ModelFile.read(from: path), precision: precision)
     }
 
     public var itemCount: Int { catalogue.count }
     /// Whether scores mix in an item-item prior (docs/MODEL.md).
-    public var hasItemItemPrior: Bool { itemItem != nil && itemItemScale != 0 }
+    public var hasItemItemPrior: Bool { itemItem != nil || sparsePrior != nil }
     /// Feature dimension of each modality, in `modalityNames` order.
     public var modalityDimensions: [Int] { signals.features.map(\.cols) }
     public var hiddenSize: Int { hyperparameters.hiddenSize }
+    /// Bytes of the tables scoring reads (weights, signals, prior).
+    public var weightBytes: Int {
+        let dense = blocks.reduce(0) { $0 + $1.bytes } + inputByItem.bytes + output.bytes + (itemItem?.bytes ?? 0)
+            + (sparsePrior.map { 8 * $0.entries + 8 * $0.offsets.count } ?? 0)
+        let floats = inputBias.count + outputBias.count + signals.svdItemFactors.values.count
+            + signals.features.reduce(0) { $0 + $1.values.count }
+        return dense + 4 * floats
+    }
+
+    /// Bytes one request reads at least: every table it multiplies (the blocks' layers and
+    /// the output layer); the rows it gathers (input layer, prior, signals) are few.
+    public var denseBytes: Int { blocks.reduce(0) { $0 + $1.bytes } + output.bytes }
 
     /// The row of z_in for a user, nil for users unknown to the model.
     func userRow(of id: Int64?) -> Int? { id.flatMap { userRowOf[$0] } }
+}
+
+/// One CG/PG block laid out for serving.
+struct ServingBlock: Sendable {
+    /// W1 on [h ; z] (d x (d + d_f)), W2 on c_u (d x 2k), W3 on z (d x d_f).
+    let hidden, condition, gate: InferenceTable
+    let hiddenBias, conditionBias, gateBias: [Float]
+    /// Per modality: the scale and the shift networks.
+    let film: [(scale: ServingFiLM, shift: ServingFiLM)]
+
+    init(_ block: CNetBlock, precision: Precision) {
+        hidden = InferenceTable(block.hidden.weight, precision: precision)
+        condition = InferenceTable(block.condition.weight, precision: precision)
+        gate = InferenceTable(block.gate.weight, precision: precision)
+        (hiddenBias, conditionBias, gateBias) = (block.hidden.bias, block.condition.bias, block.gate.bias)
+        film = zip(block.filmScale, block.filmShift).map {
+            (ServingFiLM($0.0, precision: precision), ServingFiLM($0.1, precision: precision))
+        }
+    }
+
+    var bytes: Int {
+        hidden.bytes + condition.bytes + gate.bytes + film.reduce(0) { $0 + $1.scale.bytes + $1.shift.bytes }
+    }
+}
+
+/// `fc2(leaky_relu(fc1(p)))` laid out for serving.
+struct ServingFiLM: Sendable {
+    let fc1, fc2: InferenceTable
+    let fc1Bias, fc2Bias: [Float]
+
+    init(_ network: FiLMNetwork, precision: Precision) {
+        fc1 = InferenceTable(network.fc1.weight, precision: precision)
+        fc2 = InferenceTable(network.fc2.weight, precision: precision)
+        (fc1Bias, fc2Bias) = (network.fc1.bias, network.fc2.bias)
+    }
+
+    var bytes: Int { fc1.bytes + fc2.bytes }
+}
+
+extension InferenceTable {
+    init(_ matrix: Matrix, precision: Precision, scale: Float = 1) {
+        self.init(rows: matrix.rows, cols: matrix.cols, values: matrix.values, precision: precision, scale: scale)
+    }
 }

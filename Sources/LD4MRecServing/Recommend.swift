@@ -36,6 +36,8 @@ public struct Query: Sendable {
     let request: ScoringRequest
     /// History item ids that the model does not know (skipped).
     public let skippedItems: Int
+    /// Item rows this query never recommends besides its history's (sorted, unique).
+    var excludedRows: [Int32] = []
 
     /// The number of known items in the history.
     public var historyCount: Int { request.items.count }
@@ -58,6 +60,13 @@ extension Model {
         query(history: store.history(of: user) ?? [], user: user)
     }
 
+    /// The same query, never recommending `ids` either (in top-K; scores are unchanged).
+    public func excluding(_ ids: some Sequence<Int64>, from query: Query) -> Query {
+        var result = query
+        result.excludedRows = Array(Set(query.excludedRows).union(catalogue.resolveSet(ids).rows)).sorted()
+        return result
+    }
+
     // MARK: Top-K
 
     /// The k best items for one query, best first.
@@ -71,69 +80,74 @@ extension Model {
         try recommend(query(history: history, user: user), k: k, options: options)
     }
 
-    /// The k best items for each query; the hidden layers and full score vectors of the
-    /// whole batch are computed with one matrix product per layer.
+    /// The k best items for each query. The hidden layers and full score vectors of a
+    /// batch are computed with one matrix product per layer, on `options.threads` threads.
     public func recommend(_ queries: [Query], k: Int, options: RecommendOptions = RecommendOptions()) throws -> [[Recommendation]] {
         guard k >= 1 else { throw LD4MRecError.invalidArgument("k must be at least 1, got \(k)") }
         guard !queries.isEmpty else { return [] }
         let only = options.onlyItems.map { catalogue.resolveSet($0).rows }
         let excluded = catalogue.resolveSet(options.excludedItems).rows
-        let requests = queries.map(\.request)
         let n = itemCount
-
+        /// The item rows a query may not recommend, sorted.
+        func blocked(_ query: Query) -> [Int32] {
+            var rows = Set(excluded).union(query.excludedRows)
+            if options.excludeHistory { rows.formUnion(query.request.items) }
+            return rows.sorted()
+        }
+        let threads = Threads.resolve(options.threads)
         var results: [[Recommendation]] = []
         results.reserveCapacity(queries.count)
-        var blocked = [Bool](repeating: false, count: n)
-        func block(_ request: ScoringRequest, _ value: Bool) {
-            if options.excludeHistory { for row in request.items { blocked[Int(row)] = value } }
-            for row in excluded { blocked[Int(row)] = value }
-        }
-
-        if let only {
-            let hidden = hiddenStates(requests)
-            for (u, request) in requests.enumerated() {
-                block(request, true)
-                let candidates = only.filter { !blocked[Int($0)] }
-                block(request, false)
-                var scores = [Float](repeating: 0, count: candidates.count)
-                hidden.values.withUnsafeBufferPointer { h in
-                    scores.withUnsafeMutableBufferPointer {
-                        scoreCandidates(hidden: h.baseAddress! + u * hiddenSize, request: request, rows: candidates,
-                                        into: $0.baseAddress!)
+        for start in stride(from: 0, to: queries.count, by: Self.chunk) {
+            let chunkQueries = Array(queries[start ..< min(start + Self.chunk, queries.count)])
+            let requests = chunkQueries.map(\.request)
+            let buffers = ForwardBuffers(self, batch: requests.count)
+            var chunkResults = [[ScoredItem]](repeating: [], count: requests.count)
+            if let only {
+                let candidates = chunkQueries.map { query in
+                    let skip = blocked(query)
+                    return only.filter { !skip.containsSorted($0) }
+                }
+                let offsets = candidates.reduce(into: [0]) { $0.append($0[$0.count - 1] + $1.count) }
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, offsets[offsets.count - 1]))
+                defer { scores.deallocate() }
+                ThreadPool.shared.run(threads: threads) { team in
+                    hidden(requests, buffers, team)
+                    for u in 0 ..< requests.count {
+                        let share = team.share(of: candidates[u].count)
+                        candidateScores(requests[u], user: u, buffers, rows: candidates[u][share], into: scores + offsets[u] + share.lowerBound)
+                    }
+                    team.barrier()
+                    for u in team.share(of: requests.count) {
+                        var selector = TopKSelector(k: min(k, candidates[u].count))
+                        for (i, row) in candidates[u].enumerated() { selector.offer(row: row, score: scores[offsets[u] + i]) }
+                        chunkResults[u] = selector.sorted()
                     }
                 }
-                var selector = TopKSelector(k: min(k, candidates.count))
-                for (row, score) in zip(candidates, scores) { selector.offer(row: row, score: score) }
-                results.append(selector.sorted().map { Recommendation(itemID: catalogue.ids[Int($0.row)], score: $0.score) })
-            }
-            return results
-        }
-
-        let chunk = 256
-        var scores = [Float]()
-        for start in stride(from: 0, to: requests.count, by: chunk) {
-            let batch = Array(requests[start ..< min(start + chunk, requests.count)])
-            scores = [Float](repeating: 0, count: try checkedProduct([batch.count, n], what: "score matrix"))
-            scores.withUnsafeMutableBufferPointer { scoreAll(batch, into: $0) }
-            for (u, request) in batch.enumerated() {
-                block(request, true)
-                let candidateCount = n - blocked.lazy.filter { $0 }.count
-                var selector = TopKSelector(k: min(k, candidateCount))
-                scores.withUnsafeBufferPointer { s in
-                    let row = s.baseAddress! + u * n
-                    for i in 0 ..< n where !blocked[i] { selector.offer(row: Int32(i), score: row[i]) }
+            } else {
+                let rows = UnsafeMutablePointer<Float>.allocate(capacity: try checkedProduct([requests.count, n], what: "score matrix"))
+                defer { rows.deallocate() }
+                let skips = chunkQueries.map(blocked)
+                ThreadPool.shared.run(threads: threads) { team in
+                    hidden(requests, buffers, team)
+                    scores(requests, buffers, items: team.share(of: n, granule: InferenceTable.rowBlock), into: rows)
+                    team.barrier()
+                    for u in team.share(of: requests.count) {
+                        chunkResults[u] = topK(rows + u * n, count: n, k: k, skipping: skips[u])
+                    }
                 }
-                block(request, false)
-                results.append(selector.sorted().map { Recommendation(itemID: catalogue.ids[Int($0.row)], score: $0.score) })
             }
+            results += chunkResults.map { $0.map { Recommendation(itemID: catalogue.ids[Int($0.row)], score: $0.score) } }
         }
         return results
     }
 
+    /// Requests per forward pass: bounds the activations and scores of very large batches.
+    static let chunk = 256
+
     // MARK: Scores
 
     /// Scores of the given candidate ids, in their order; unknown ids score -infinity.
-    public func scores(_ query: Query, candidates: [Int64]) -> (scores: [Float], unknown: Int) {
+    public func scores(_ query: Query, candidates: [Int64], threads: Int = 0) -> (scores: [Float], unknown: Int) {
         var rows: [Int32] = []
         var positions: [Int] = []
         rows.reserveCapacity(candidates.count)
@@ -146,10 +160,12 @@ extension Model {
         var result = [Float](repeating: -.infinity, count: candidates.count)
         guard !rows.isEmpty else { return (result, candidates.count) }
         var known = [Float](repeating: 0, count: rows.count)
-        let hidden = hiddenStates([query.request])
-        hidden.values.withUnsafeBufferPointer { h in
-            known.withUnsafeMutableBufferPointer {
-                scoreCandidates(hidden: h.baseAddress!, request: query.request, rows: rows, into: $0.baseAddress!)
+        let buffers = ForwardBuffers(self, batch: 1)
+        known.withUnsafeMutableBufferPointer { known in
+            ThreadPool.shared.run(threads: Threads.resolve(threads)) { team in
+                hidden([query.request], buffers, team)
+                let share = team.share(of: rows.count)
+                candidateScores(query.request, user: 0, buffers, rows: rows[share], into: known.baseAddress! + share.lowerBound)
             }
         }
         for (position, score) in zip(positions, known) { result[position] = score }
@@ -157,19 +173,55 @@ extension Model {
     }
 
     /// Full score vectors of the queries, row-major (queries x n_items), into `out`.
-    public func scores(_ queries: [Query], into out: UnsafeMutableBufferPointer<Float>) throws {
+    public func scores(_ queries: [Query], into out: UnsafeMutableBufferPointer<Float>, threads: Int = 0) throws {
         let needed = try checkedProduct([queries.count, itemCount], what: "score matrix")
         guard out.count >= needed else {
             throw LD4MRecError(.bufferTooSmall, "the score buffer holds \(out.count) floats, \(needed) are needed")
         }
-        guard !queries.isEmpty else { return }
-        scoreAll(queries.map(\.request), into: out)
+        guard let base = out.baseAddress, !queries.isEmpty else { return }
+        let n = itemCount
+        for start in stride(from: 0, to: queries.count, by: Self.chunk) {
+            let requests = queries[start ..< min(start + Self.chunk, queries.count)].map(\.request)
+            let buffers = ForwardBuffers(self, batch: requests.count)
+            ThreadPool.shared.run(threads: Threads.resolve(threads)) { team in
+                hidden(requests, buffers, team)
+                scores(requests, buffers, items: team.share(of: n, granule: InferenceTable.rowBlock), into: base + start * n)
+            }
+        }
     }
 
     /// The full score vector of one query, in the order of `catalogue.ids`.
-    public func scores(_ query: Query) -> [Float] {
+    public func scores(_ query: Query, threads: Int = 0) -> [Float] {
         var result = [Float](repeating: 0, count: itemCount)
-        result.withUnsafeMutableBufferPointer { scoreAll([query.request], into: $0) }
+        result.withUnsafeMutableBufferPointer { try? scores([query], into: $0, threads: threads) }
         return result
+    }
+}
+
+/// The k best of `count` scores (ties: lower row first), leaving out the rows `skip`
+/// (sorted). Scans once: after the first k candidates, a score enters only if it beats
+/// the worst kept one.
+package func topK(_ scores: UnsafePointer<Float>, count: Int, k: Int, skipping skip: [Int32]) -> [ScoredItem] {
+    var selector = TopKSelector(k: min(k, count - skip.count))
+    guard selector.k > 0 else { return [] }
+    var threshold = -Float.infinity
+    for i in 0 ..< count {
+        let score = scores[i]
+        guard selector.isFull ? score > threshold : true, !skip.containsSorted(Int32(i)) else { continue }
+        selector.offer(row: Int32(i), score: score)
+        if selector.isFull { threshold = selector.worstScore }
+    }
+    return selector.sorted()
+}
+
+extension Array where Element == Int32 {
+    /// Binary search in a sorted array.
+    package func containsSorted(_ value: Int32) -> Bool {
+        var (low, high) = (0, count)
+        while low < high {
+            let mid = (low + high) / 2
+            if self[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low < count && self[low] == value
     }
 }

@@ -76,6 +76,21 @@ public enum ModelFile {
             blocks: blocks, output: output, zIn: zIn, zInDefault: zInDefault, histories: histories)
         // Optional: the item-item prior and the mixture (absent in files without it).
         if file.exists(TableName.itemItem) { parameters.itemItem = try matrix(file, TableName.itemItem) }
+        if file.exists(TableName.itemItemSparse) {
+            let group = TableName.itemItemSparse
+            let offsets = try file.readInt64s(group + "/offsets", rank: 1).values
+            let columns = try file.readInt64s(group + "/columns", rank: 1).values
+            do {  // checked before the conversions to Int and Int32
+                try CSRHistories.validate(offsets: offsets, entries: columns, rows: itemIDs.count,
+                                          itemCount: min(itemIDs.count, Int(Int32.max)),
+                                          offsetsName: group + "/offsets", entriesName: group + "/columns")
+            } catch let error as LD4MRecError {
+                throw fail(error.message)
+            }
+            parameters.itemItemSparse = SparseRows(cols: itemIDs.count, offsets: offsets.map { Int($0) },
+                                                   columns: columns.map { Int32($0) },
+                                                   values: try file.readFloats(group + "/values", rank: 1).values)
+        }
         for (name, scale) in [("score_scale_cnet", \ModelParameters.cnetScale), ("score_scale_item_item", \.itemItemScale)] {
             if let value = try file.readNumber("/", name) { parameters[keyPath: scale] = Float(value) }
         }
@@ -191,6 +206,12 @@ public enum ModelFile {
         try writeMatrix(file, TableName.zIn, p.zIn)
         try file.writeFloats(TableName.zInDefault, shape: [p.zInDefault.count], p.zInDefault)
         if let itemItem = p.itemItem { try writeMatrix(file, TableName.itemItem, itemItem) }
+        if let sparse = p.itemItemSparse {
+            let group = TableName.itemItemSparse
+            try file.writeInt64s(group + "/offsets", shape: [sparse.offsets.count], sparse.offsets.map { Int64($0) })
+            try file.writeInt64s(group + "/columns", shape: [sparse.entries], sparse.columns.map { Int64($0) })
+            try file.writeFloats(group + "/values", shape: [sparse.entries], sparse.values)
+        }
         if let histories = p.histories {
             try file.writeInt64s(TableName.historyOffsets, shape: [histories.offsets.count], histories.offsets.map { Int64($0) })
             try file.writeInt64s(TableName.historyItems, shape: [histories.items.count], histories.items.map { Int64($0) })

@@ -67,9 +67,14 @@ struct HeldOutSplit {
         heldOut = users.map { Set(rows.row($0).map { Int64($0) }) }
     }
 
-    /// Each user's training history, as the model's queries (ids are rows).
-    func queries(_ model: Model) -> [Query] {
-        users.map { model.query(history: dataset.train.row($0).map { Int64($0) }, user: Int64($0)) }
+    /// Each user's training history, as the model's queries (ids are rows). With
+    /// `maskingValidation`, the user's validation items are never recommended either
+    /// (DiffRec's protocol for the test split).
+    func queries(_ model: Model, maskingValidation: Bool = false) -> [Query] {
+        users.map { u in
+            let query = model.query(history: dataset.train.row(u).map { Int64($0) }, user: Int64(u))
+            return maskingValidation ? model.excluding(dataset.validation.row(u).map { Int64($0) }, from: query) : query
+        }
     }
 
     /// Metrics of one ranking per user (in `users` order, best first, training items
@@ -82,9 +87,12 @@ struct HeldOutSplit {
 public enum Evaluation {
     /// Evaluates a model on a split of a dataset whose user and item ids are the model's:
     /// each user's training items are the history and are masked from the ranking.
-    public static func evaluate(_ model: Model, on dataset: Dataset, split: Dataset.Split) throws -> RankingMetrics {
+    /// `maskValidation` also masks each user's validation items (DiffRec's protocol, for the
+    /// test split; MODEL.md's protocol masks training items only).
+    public static func evaluate(_ model: Model, on dataset: Dataset, split: Dataset.Split,
+                                maskValidation: Bool = false) throws -> RankingMetrics {
         let heldOut = HeldOutSplit(dataset, split)
-        let queries = heldOut.queries(model)
+        let queries = heldOut.queries(model, maskingValidation: maskValidation)
         var rankings: [[Int64]] = []
         rankings.reserveCapacity(queries.count)
         for start in stride(from: 0, to: queries.count, by: 512) {
@@ -94,14 +102,16 @@ public enum Evaluation {
         return heldOut.metrics(rankings)
     }
 
-    /// The popularity baseline: items ranked by training degree, training items masked.
-    public static func popularity(on dataset: Dataset, split: Dataset.Split) -> RankingMetrics {
+    /// The popularity baseline: items ranked by training degree, training items masked
+    /// (and validation items, with `maskValidation`).
+    public static func popularity(on dataset: Dataset, split: Dataset.Split, maskValidation: Bool = false) -> RankingMetrics {
         var degree = [Int](repeating: 0, count: dataset.itemCount)
         for item in dataset.train.items { degree[Int(item)] += 1 }
         let order = degree.indices.sorted { degree[$0] > degree[$1] || (degree[$0] == degree[$1] && $0 < $1) }
         let heldOut = HeldOutSplit(dataset, split)
         return heldOut.metrics(heldOut.users.map { u in
-            let train = Set(dataset.train.row(u))
+            var train = Set(dataset.train.row(u))
+            if maskValidation { train.formUnion(dataset.validation.row(u)) }
             return Array(order.lazy.filter { !train.contains(Int32($0)) }.prefix(20).map { Int64($0) })
         })
     }

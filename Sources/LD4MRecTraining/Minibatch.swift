@@ -4,59 +4,79 @@ import Glibc
 import LD4MRecCore
 
 // Algorithm 1's minibatch: the forward diffusion process on each user's history, the
-// condition signals and the soft reconstruction target.
+// condition signals and the soft reconstruction target, written into the workspace.
 extension Trainer {
-    /// Builds x_t, the condition signals, z_t and the soft target for a batch of users.
-    func makeBatch(_ users: [Int], sampler: inout StepSampler) -> (TrainingBatch, [Int]) {
+    /// The batch's users, their diffusion steps (with the importance weights) and the soft
+    /// targets are drawn here, in order, from the trainer's generator; `seed` is drawn too
+    /// and names the random numbers of every row's x_t (`fillRows`), which any member of a
+    /// team can then draw.
+    func prepareBatch(_ users: [Int], sampler: StepSampler, into ws: TrainingWorkspace) -> (steps: [Int], seed: UInt64) {
         let h = hyperparameters
-        let n = dataset.itemCount
-        let b = users.count
         var steps: [Int] = []
-        var lossWeights: [Float] = []
+        ws.rows = users.count
+        ws.users = users
+        ws.lossWeights = []
         for _ in users {
             let (t, weight) = sampler.sample(&rng)
             steps.append(t)
-            lossWeights.append(Float(weight))
+            ws.lossWeights.append(Float(weight))
         }
-
-        // x_t = sqrt(abar_t) x_in + sqrt(1 - abar_t) eps, then input dropout (inverted).
-        var x = Matrix(zeros: b, n)
-        x.values.withUnsafeMutableBufferPointer { rng.fillGaussian($0) }
-        var histories: [[Int32]] = []
-        let dropout = Float(h.inputDropout)
-        for (r, user) in users.enumerated() {
-            let noise = Float(oneMinusAlphaBar(steps[r]))
-            let (signal, spread) = ((1 - noise).squareRoot(), noise.squareRoot())
-            for i in 0 ..< n { x.values[r * n + i] *= spread }
-            for item in dataset.train.row(user) { x.values[r * n + Int(item)] += signal }
-            var kept = Array(dataset.train.row(user))
-            if dropout > 0 {
-                for i in 0 ..< n {
-                    if Float(rng.nextUniform()) < dropout { x.values[r * n + i] = 0 } else { x.values[r * n + i] /= 1 - dropout }
-                }
-                if h.conditionsFromDroppedHistory { kept = kept.filter { x.values[r * n + Int($0)] != 0 } }
-            }
-            histories.append(kept)
-        }
-        let (collaborative, preferences) = signals.compute(histories)
-
-        // Soft target: positives become 1 - gamma, zeros gamma, each with probability p.
-        var target = Matrix(zeros: b, n)
+        // Soft target: each positive becomes 1 - gamma and each zero gamma with
+        // probability p; the zeros that move are found by geometric skips.
         let (p, gamma) = (h.softTargetProbability, Float(h.softTargetGamma))
-        for (r, user) in users.enumerated() {
-            if p > 0 { for i in 0 ..< n where rng.nextUniform() < p { target.values[r * n + i] = gamma } }
-            for item in dataset.train.row(user) {
-                target.values[r * n + Int(item)] = p > 0 && rng.nextUniform() < p ? 1 - gamma : 1
+        ws.targetOffsets = [0]
+        ws.targetItems.removeAll(keepingCapacity: true)
+        ws.targetValues.removeAll(keepingCapacity: true)
+        let n = dataset.itemCount
+        var entries: [Int32: Float] = [:]
+        for user in users {
+            entries.removeAll(keepingCapacity: true)
+            if p > 0 {
+                var i = -1
+                while true {
+                    i += p >= 1 ? 1 : 1 + Int(log(max(rng.nextUniform(), 0x1p-53)) / log1p(-p))
+                    guard i < n else { break }
+                    entries[Int32(i)] = gamma
+                }
             }
+            for item in dataset.train.row(user) { entries[item] = p > 0 && rng.nextUniform() < p ? 1 - gamma : 1 }
+            for (item, value) in entries.sorted(by: { $0.key < $1.key }) {
+                ws.targetItems.append(item)
+                ws.targetValues.append(value)
+            }
+            ws.targetOffsets.append(ws.targetItems.count)
         }
+        return (steps, rng.next())
+    }
 
-        var stepEmbedding = Matrix(zeros: b, h.stepEmbeddingSize)
-        for (r, t) in steps.enumerated() {
-            let embedding = Self.stepEmbedding(t, size: h.stepEmbeddingSize)
-            for c in embedding.indices { stepEmbedding[r, c] = embedding[c] }
+    /// Member `team.rank`'s share of the batch's rows: x_t = sqrt(abar_t) x_in +
+    /// sqrt(1 - abar_t) eps with inverted input dropout, z = z_t + z_in[u], and the
+    /// condition signals (from the dropped-out history with conditionsFromDroppedHistory).
+    func fillRows(steps: [Int], seed: UInt64, weights: ParameterVector, into ws: TrainingWorkspace, team: Team) {
+        let h = hyperparameters
+        let (n, df) = (ws.items, ws.stepSize)
+        let dropout = Float(h.inputDropout)
+        let zIn = weights[weights.layout.zIn]
+        var z = [Float](repeating: 0, count: df)
+        for r in team.share(of: ws.rows) {
+            let user = ws.users[r]
+            let row = ws.x.pointer + r * n
+            let noise = Float(oneMinusAlphaBar(steps[r]))
+            let rowSeed = seed &+ UInt64(r) &* 0x9E37_79B9_7F4A_7C15
+            Kernels.fillGaussian(seed: rowSeed, row, count: n, scale: noise.squareRoot())
+            let history = dataset.train.row(user)
+            for item in history { row[Int(item)] += (1 - noise).squareRoot() }
+            var kept = Array(history)
+            if dropout > 0 {
+                Kernels.dropout(seed: rowSeed ^ 0xD509_0D50, row, count: n, probability: dropout)
+                if h.conditionsFromDroppedHistory { kept = kept.filter { row[Int($0)] != 0 } }
+            }
+            let embedding = Self.stepEmbedding(steps[r], size: df)
+            for j in 0 ..< df { z[j] = embedding[j] + zIn[user * df + j] }
+            ws.setZ(row: r, z)
+            signals.write(kept, collaborative: ws.collaborative.pointer + r * ws.signalSize,
+                          preferences: ws.dims.indices.map { ws.preferences[$0].pointer + r * ws.dims[$0] })
         }
-        return (TrainingBatch(users: users, x: x, stepEmbedding: stepEmbedding, collaborative: collaborative,
-                              preferences: preferences, target: target, lossWeights: lossWeights), steps)
     }
 
     /// 1 - abar_t = s_noise (a_min + (t - 1) / (T - 1) (1 - a_min)), t = 1...T.

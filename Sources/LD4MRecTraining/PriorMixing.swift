@@ -5,55 +5,102 @@ extension Trainer {
     /// Mixes the item-item prior into a trained C-Net: scores become
     /// `w / sd_cnet * xhat0 + (1 - w) / sd_prior * x_in B`, the standard deviations taken
     /// over the validation users' score vectors, w fixed or chosen on validation
-    /// Recall@20 from 0, 0.05, ..., 1.
+    /// Recall@20 from 0, 0.05, ..., 1. Validation users are scored in chunks, twice (the
+    /// spreads, then the rankings): memory grows with a chunk, not with users x items.
     func withItemItemPrior(_ cnet: ModelParameters, cnetValidation: RankingMetrics) throws
         -> (ModelParameters, RankingMetrics) {
-        guard let itemItem else { return (cnet.withoutItemItemPrior(), cnetValidation) }  // the file records what it holds
+        guard itemItem != nil || itemItemSparse != nil else { return (cnet.withoutItemItemPrior(), cnetValidation) }
         let n = dataset.itemCount
         let validation = HeldOutSplit(dataset, .valid)
-        let users = validation.users
         let model = try Model(cnet)
-        var cnetScores = [Float](repeating: 0, count: try checkedProduct([users.count, n], what: "validation scores"))
-        try cnetScores.withUnsafeMutableBufferPointer { try model.scores(validation.queries(model), into: $0) }
-        var priorScores = [Float](repeating: 0, count: cnetScores.count)
-        for (r, user) in users.enumerated() {
-            priorScores.withUnsafeMutableBufferPointer { out in
-                itemItem.values.withUnsafeBufferPointer { b in
-                    for item in dataset.train.row(user) { BLAS.axpy(1, b.baseAddress! + Int(item) * n, out.baseAddress! + r * n, count: n) }
+        let queries = validation.queries(model)
+        let chunk = 256
+        let cnetScores = UnsafeMutablePointer<Float>.allocate(capacity: try checkedProduct([chunk, n], what: "validation scores"))
+        let priorScores = UnsafeMutablePointer<Float>.allocate(capacity: chunk * n)
+        defer {
+            cnetScores.deallocate()
+            priorScores.deallocate()
+        }
+        /// Scores `body` gets for each chunk of validation users (offset of its first user).
+        func forEachChunk(_ body: (Int, Int) -> Void) throws {
+            for start in stride(from: 0, to: queries.count, by: chunk) {
+                let count = min(chunk, queries.count - start)
+                try model.scores(Array(queries[start ..< start + count]), into: UnsafeMutableBufferPointer(start: cnetScores, count: count * n))
+                priorScores.update(repeating: 0, count: count * n)
+                for r in 0 ..< count {
+                    for item in dataset.train.row(validation.users[start + r]) {
+                        addPriorRow(Int(item), to: priorScores + r * n)
+                    }
                 }
+                body(start, count)
             }
         }
-        let (sdCNet, sdPrior) = (standardDeviation(cnetScores), standardDeviation(priorScores))
+        var (cnetMoments, priorMoments) = (Moments(), Moments())
+        try forEachChunk { _, count in
+            cnetMoments.add(cnetScores, count * n)
+            priorMoments.add(priorScores, count * n)
+        }
+        let (sdCNet, sdPrior) = (cnetMoments.standardDeviation, priorMoments.standardDeviation)
         func mixed(_ w: Double) -> (cnet: Float, prior: Float) {
             (Float(w / max(sdCNet, 1e-12)), Float((1 - w) / max(sdPrior, 1e-12)))
         }
         let candidates = hyperparameters.ensembleWeight.map { [$0] } ?? (0 ... 20).map { Double($0) / 20 }
-        var best = (weight: 1.0, metrics: RankingMetrics(recall20: -1))
-        for w in candidates {
-            let (a, b) = mixed(w)
-            var rankings: [[Int64]] = []
-            for (r, user) in users.enumerated() {
-                let train = Set(dataset.train.row(user))
-                var selector = TopKSelector(k: 20)
-                for i in 0 ..< n where !train.contains(Int32(i)) {
-                    selector.offer(row: Int32(i), score: a * cnetScores[r * n + i] + b * priorScores[r * n + i])
+        var rankings = [[[Int64]]](repeating: [], count: candidates.count)
+        var row = [Float](repeating: 0, count: n)
+        try forEachChunk { start, count in
+            for (c, w) in candidates.enumerated() {
+                let (a, b) = mixed(w)
+                for r in 0 ..< count {
+                    let (cnetRow, priorRow) = (cnetScores + r * n, priorScores + r * n)
+                    for i in 0 ..< n { row[i] = a * cnetRow[i] + b * priorRow[i] }
+                    let train = Array(dataset.train.row(validation.users[start + r]))  // ascending
+                    rankings[c].append(topK(row, count: n, k: 20, skipping: train).map { Int64($0.row) })
                 }
-                rankings.append(selector.sorted().map { Int64($0.row) })
             }
-            let metrics = validation.metrics(rankings)
+        }
+        var best = (weight: 1.0, metrics: RankingMetrics(recall20: -1))
+        for (c, w) in candidates.enumerated() {
+            let metrics = validation.metrics(rankings[c])
             if metrics.recall20 > best.metrics.recall20 { best = (w, metrics) }
         }
         var result = cnet
         (result.cnetScale, result.itemItemScale) = mixed(best.weight)
-        result.itemItem = itemItem
+        (result.itemItem, result.itemItemSparse) = (itemItem, itemItemSparse)
+        result.hyperparameters.itemItemPrior = priorKind
+        result.hyperparameters.easeLambda = easeLambda
         result.hyperparameters.ensembleWeight = best.weight
         return (result, best.metrics)
     }
+}
 
-    private func standardDeviation(_ values: [Float]) -> Double {
-        guard !values.isEmpty else { return 1 }
-        let mean = values.reduce(0.0) { $0 + Double($1) } / Double(values.count)
-        let variance = values.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(values.count)
-        return variance.squareRoot()
+extension Trainer {
+    /// `scores += row `item` of the prior`.
+    func addPriorRow(_ item: Int, to scores: UnsafeMutablePointer<Float>) {
+        let n = dataset.itemCount
+        if let itemItem {
+            itemItem.values.withUnsafeBufferPointer { BLAS.axpy(1, $0.baseAddress! + item * n, scores, count: n) }
+        } else if let sparse = itemItemSparse {
+            for e in sparse.offsets[item] ..< sparse.offsets[item + 1] { scores[Int(sparse.columns[e])] += sparse.values[e] }
+        }
+    }
+}
+
+/// Mean and variance of a stream of floats, summed in double.
+private struct Moments {
+    var count = 0.0, sum = 0.0, squares = 0.0
+
+    mutating func add(_ values: UnsafePointer<Float>, _ n: Int) {
+        for i in 0 ..< n {
+            let x = Double(values[i])
+            sum += x
+            squares += x * x
+        }
+        count += Double(n)
+    }
+
+    var standardDeviation: Double {
+        guard count > 0 else { return 1 }
+        let mean = sum / count
+        return max(0, squares / count - mean * mean).squareRoot()
     }
 }

@@ -12,6 +12,7 @@ public enum RandomizedSVD {
         guard rank >= 1, rank <= min(rows, columns) else {
             throw LD4MRecError.invalidArgument("SVD rank \(rank) must be in 1...\(min(rows, columns)) (the matrix is \(rows) x \(columns))")
         }
+        BLAS.prepare()
         let l = min(rank + max(0, oversamples), min(rows, columns))
         var rng = SeededGenerator(seed: seed ^ 0x5EED_5D)
 

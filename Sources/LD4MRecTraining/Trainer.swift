@@ -38,60 +38,72 @@ public final class Trainer {
     var rng: SeededGenerator
     let frozen: ModelParameters       // signals and ids; weights replaced as training goes
     let signals: ConditionSignals
-    var weights: TrainableWeights
+    /// The C-Net's weights and z_in, as one vector (ParameterVector).
+    let weights: ParameterVector
     let setupSeconds: Double
+    /// The item-item prior, dense (EASE) or sparse (kNN), if the hyperparameters ask for one.
     let itemItem: Matrix?
+    let itemItemSparse: SparseRows?
     var notes: [String] = []
+    /// The prior's kind as trained (`auto` resolved), and EASE's lambda as chosen.
+    let priorKind: Hyperparameters.ItemItemPrior
+    let easeLambda: Double
 
     public init(dataset: Dataset, hyperparameters h: Hyperparameters) throws {
         try h.validateArchitecture()
         try h.validateTraining()
         guard dataset.train.items.count > 0 else { throw LD4MRecError.invalidArgument("the dataset has no training interactions") }
+        // Early stopping and the mixture weight are chosen on validation: without it the
+        // trainer would keep its first epoch and could weigh the C-Net out of the scores.
+        guard dataset.validation.items.count > 0 else {
+            throw LD4MRecError.invalidArgument("the dataset has no validation interactions (x_label 1): training chooses its epoch and score mixture on them")
+        }
         self.dataset = dataset
         hyperparameters = h
         rng = SeededGenerator(seed: h.seed)
         let start = monotonicSeconds()
         frozen = try Self.initialParameters(dataset, h, &rng)
-        if h.itemItemPrior == .ease && dataset.itemCount <= Hyperparameters.itemItemMaxItems {
-            itemItem = try EASE.itemItem(dataset.train, items: dataset.itemCount, lambda: h.easeLambda)
-        } else {
-            itemItem = nil
-            if h.itemItemPrior == .ease {
-                notes.append("item-item prior skipped: \(dataset.itemCount) items exceed \(Hyperparameters.itemItemMaxItems)")
-            }
+        var kind = h.itemItemPrior
+        if kind == .auto { kind = dataset.itemCount <= Hyperparameters.itemItemMaxItems ? .ease : .knn }
+        if kind == .ease && dataset.itemCount > Hyperparameters.itemItemMaxItems {
+            notes.append("EASE needs \(dataset.itemCount)^2 floats: the prior is kNN instead (above \(Hyperparameters.itemItemMaxItems) items)")
+            kind = .knn
         }
+        var lambda = h.easeLambda
+        if kind == .ease && h.chooseEaseLambda {
+            let (table, chosen) = try EASE.chosen(dataset, around: h.easeLambda)
+            (itemItem, lambda) = (table, chosen)
+        } else {
+            itemItem = kind == .ease ? try EASE.itemItem(dataset.train, items: dataset.itemCount, lambda: h.easeLambda) : nil
+        }
+        easeLambda = lambda
+        itemItemSparse = kind == .knn
+            ? ItemKNN.itemItem(dataset.train, items: dataset.itemCount, neighbours: h.itemItemNeighbours, shrink: h.knnShrink,
+                               threads: Threads.defaultCount)
+            : nil
+        priorKind = kind
         setupSeconds = monotonicSeconds() - start
         signals = ConditionSignals(svdItemFactors: frozen.svdItemFactors, singularValues: frozen.svdSingularValues,
                                    itemDegrees: frozen.itemDegrees, features: frozen.modalities.map(\.features))
-        weights = TrainableWeights(frozen)
+        weights = ParameterVector(frozen)
     }
 
     /// The model with the current weights (z_in_default = the mean of z_in).
-    public var currentParameters: ModelParameters { parameters(weights) }
-
-    func parameters(_ w: TrainableWeights) -> ModelParameters {
-        var p = frozen
-        p.input = w.input
-        p.blocks = w.blocks
-        p.output = w.output
-        p.zIn = w.zIn
-        p.zInDefault = (0 ..< w.zIn.cols).map { c in
-            (0 ..< w.zIn.rows).reduce(Float(0)) { $0 + w.zIn[$1, c] } / Float(max(1, w.zIn.rows))
-        }
-        return p
-    }
+    public var currentParameters: ModelParameters { weights.written(into: frozen) }
 
     /// Runs epochs until `maxEpochs` or `patience` epochs without a better validation
     /// Recall@20, calling `progress` after each. Returns the best epoch's model.
     public func train(progress: (EpochReport) -> Void = { _ in }) throws -> TrainingResult {
         let h = hyperparameters
-        var optimizer = AdamOptimizer(for: weights, learningRate: h.learningRate, weightDecay: h.weightDecay)
+        var optimizer = AdamOptimizer(for: weights.layout, learningRate: h.learningRate, weightDecay: h.weightDecay)
         var sampler = StepSampler(steps: h.steps, importance: h.stepSampler == .importance)
-        var gradients = weights.zeros()
+        let gradients = ParameterVector(zeros: weights.layout)
+        let workspace = TrainingWorkspace(weights.layout, capacity: min(h.batchSize, dataset.userCount))
         let trainUsers = (0 ..< dataset.userCount).filter { !dataset.train.row($0).isEmpty }
+        let threads = Threads.defaultCount
 
         // Epoch 0 stands for the initial weights; any trained epoch replaces it.
-        var best = (epoch: 0, metrics: RankingMetrics(recall20: -1), weights: weights)
+        var best = (epoch: 0, metrics: RankingMetrics(recall20: -1), weights: weights.copy())
         var reports: [EpochReport] = []
         for epoch in 1 ... max(1, h.maxEpochs) {
             let start = monotonicSeconds()
@@ -101,28 +113,40 @@ public final class Trainer {
             var batches = 0
             for batchStart in stride(from: 0, to: order.count, by: h.batchSize) {
                 let users = Array(order[batchStart ..< min(batchStart + h.batchSize, order.count)])
-                let (batch, steps) = makeBatch(users, sampler: &sampler)
-                gradients.setZero()
-                let (loss, perUser) = CNetTraining.lossAndGradients(weights, slope: h.leakyReluSlope, loss: h.loss,
-                                                                     batch: batch, gradients: &gradients)
+                let (steps, seed) = prepareBatch(users, sampler: sampler, into: workspace)
+                let step = TrainingStep(weights: weights, gradients: gradients, workspace: workspace,
+                                        slope: Float(h.leakyReluSlope), loss: h.loss)
+                optimizer.step += 1
+                let adam = optimizer
+                var loss = 0.0
+                ThreadPool.shared.run(threads: threads) { team in
+                    fillRows(steps: steps, seed: seed, weights: weights, into: workspace, team: team)
+                    team.barrier()
+                    let total = step.run(team)
+                    if team.rank == 0 { loss = total }
+                    team.barrier()
+                    adam.update(weights, gradients: gradients, team: team)
+                }
                 guard loss.isFinite else {
                     throw LD4MRecError.invalidArgument("training diverged at epoch \(epoch) (loss \(loss)); lower learning_rate")
                 }
-                optimizer.update(&weights, gradients: gradients)
-                sampler.record(steps: steps, losses: perUser)
+                // z_in's gradient is the batch users' rows only: clear them for the next step.
+                let zIn = gradients[gradients.layout.zIn]
+                for user in users { (zIn + user * workspace.stepSize).update(repeating: 0, count: workspace.stepSize) }
+                sampler.record(steps: steps, losses: (0 ..< users.count).map { workspace.perUser.pointer[$0] })
                 lossSum += loss
                 batches += 1
             }
-            let validation = try Evaluation.evaluate(try Model(parameters(weights)), on: dataset, split: .valid)
+            let validation = try Evaluation.evaluate(try Model(currentParameters), on: dataset, split: .valid)
             let isBest = validation.recall20 > best.metrics.recall20
-            if isBest { best = (epoch, validation, weights) }
+            if isBest { best = (epoch, validation, weights.copy()) }
             let report = EpochReport(epoch: epoch, loss: lossSum / Double(max(1, batches)), validation: validation,
                                      seconds: monotonicSeconds() - start, isBest: isBest, bestEpoch: best.epoch)
             reports.append(report)
             progress(report)
             if epoch - best.epoch >= h.patience { break }
         }
-        let (final, finalValidation) = try withItemItemPrior(parameters(best.weights), cnetValidation: best.metrics)
+        let (final, finalValidation) = try withItemItemPrior(best.weights.written(into: frozen), cnetValidation: best.metrics)
         return TrainingResult(parameters: final, bestEpoch: best.epoch, bestValidation: best.metrics,
                               finalValidation: finalValidation, epochs: reports, setupSeconds: setupSeconds, notes: notes)
     }

@@ -1,122 +1,122 @@
 import Testing
 @testable import LD4MRecCore
+@testable import LD4MRecServing
 @testable import LD4MRecTraining
 
-/// Backward passes against central finite differences on tiny models.
+/// The training step's backward pass against central finite differences on tiny models,
+/// and its forward pass against serving's.
 @Suite struct GradientTests {
-    static func randomMatrix(_ rows: Int, _ cols: Int, _ rng: inout SeededGenerator, scale: Double = 1) -> Matrix {
-        Matrix(unchecked: rows, cols, (0 ..< rows * cols).map { _ in Float(rng.nextGaussian() * scale) })
-    }
+    /// A tiny synthetic model and a batch of 3 rows (user 4 twice) with random x_t, z_t,
+    /// signals, a sparse soft target and importance weights.
+    struct Fixture {
+        let parameters: ModelParameters
+        let weights: ParameterVector
+        let workspace: TrainingWorkspace
+        let stepEmbedding: [[Float]]
+        let loss: Hyperparameters.Loss
 
-    /// Compares analytic gradients of `loss` at every entry of every tensor with central
-    /// differences; returns the worst violation of |num - ana| <= 2e-3 + 3e-2 |ana|.
-    static func check(_ weights: TrainableWeights, loss: (TrainableWeights) -> Double,
-                      analytic: TrainableWeights) -> (worst: Double, checked: Int) {
-        var worst = 0.0
-        var checked = 0
-        let eps: Float = 3e-3
-        for path in weights.tensors {
-            for i in weights[keyPath: path].indices {
-                var plus = weights, minus = weights
-                plus[keyPath: path][i] += eps
-                minus[keyPath: path][i] -= eps
-                let numeric = (loss(plus) - loss(minus)) / Double(2 * eps)
-                let exact = Double(analytic[keyPath: path][i])
-                worst = max(worst, abs(numeric - exact) - (2e-3 + 3e-2 * abs(exact)))
-                checked += 1
+        init(loss: Hyperparameters.Loss, modalities: [(String, Int)], blocks: Int = 2) throws {
+            var spec = smallSpec(modalities: modalities, blocks: blocks)
+            (spec.items, spec.users) = (7, 5)
+            spec.hyperparameters.hiddenSize = 4
+            spec.hyperparameters.svdRank = 2
+            spec.hyperparameters.filmHiddenSize = 3
+            spec.itemItemPrior = false
+            parameters = try ModelParameters.synthetic(spec)
+            weights = ParameterVector(parameters)
+            workspace = TrainingWorkspace(weights.layout, capacity: 3)
+            self.loss = loss
+            var rng = SeededGenerator(seed: 5)
+            func gaussians(_ count: Int, _ scale: Double = 1) -> [Float] { (0 ..< count).map { _ in Float(rng.nextGaussian() * scale) } }
+            let ws = workspace
+            ws.rows = 3
+            ws.users = [4, 1, 4]
+            ws.lossWeights = [1, 0.5, 2]
+            ws.x.pointer.update(from: gaussians(3 * ws.items), count: 3 * ws.items)
+            ws.collaborative.pointer.update(from: gaussians(3 * ws.signalSize), count: 3 * ws.signalSize)
+            for (m, dim) in ws.dims.enumerated() { ws.preferences[m].pointer.update(from: gaussians(3 * dim), count: 3 * dim) }
+            stepEmbedding = (0 ..< 3).map { _ in gaussians(ws.stepSize, 0.5) }
+            ws.targetOffsets = [0]
+            for _ in 0 ..< 3 {
+                for item in 0 ..< Int32(ws.items) where rng.next() % 3 == 0 {
+                    ws.targetItems.append(item)
+                    ws.targetValues.append(Float(rng.nextUniform() * 0.9 + 0.1))
+                }
+                ws.targetOffsets.append(ws.targetItems.count)
             }
         }
-        return (worst, checked)
-    }
 
-    @Test func denseLayerBackward() {
-        var rng = SeededGenerator(seed: 11)
-        let layer = DenseLayer(weight: Self.randomMatrix(3, 5, &rng), bias: (0 ..< 3).map { _ in Float(rng.nextGaussian()) })
-        let x = Self.randomMatrix(4, 5, &rng)
-        let upstream = Self.randomMatrix(4, 3, &rng)
-        func loss(_ l: DenseLayer, _ x: Matrix) -> Double {
-            zip(l.forward(x).values, upstream.values).reduce(0) { $0 + Double($1.0 * $1.1) }
-        }
-        var gradient = DenseLayer(weight: Matrix(zeros: 3, 5), bias: [0, 0, 0])
-        layer.accumulateGradients(input: x, outputGradient: upstream, into: &gradient)
-        let dx = layer.inputGradient(upstream)
-        let eps: Float = 1e-2
-        for i in layer.weight.values.indices {
-            var p = layer, m = layer
-            p.weight.values[i] += eps
-            m.weight.values[i] -= eps
-            #expect(abs((loss(p, x) - loss(m, x)) / Double(2 * eps) - Double(gradient.weight.values[i])) < 1e-3)
-        }
-        for i in layer.bias.indices {
-            var p = layer, m = layer
-            p.bias[i] += eps
-            m.bias[i] -= eps
-            #expect(abs((loss(p, x) - loss(m, x)) / Double(2 * eps) - Double(gradient.bias[i])) < 1e-3)
-        }
-        for i in x.values.indices {
-            var p = x, m = x
-            p.values[i] += eps
-            m.values[i] -= eps
-            #expect(abs((loss(layer, p) - loss(layer, m)) / Double(2 * eps) - Double(dx.values[i])) < 1e-3)
-        }
-    }
-
-    @Test func filmNetworkBackward() {
-        var rng = SeededGenerator(seed: 12)
-        let network = FiLMNetwork(
-            fc1: DenseLayer(weight: Self.randomMatrix(4, 3, &rng), bias: (0 ..< 4).map { _ in Float(rng.nextGaussian()) }),
-            fc2: DenseLayer(weight: Self.randomMatrix(5, 4, &rng), bias: (0 ..< 5).map { _ in Float(rng.nextGaussian()) }))
-        let p = Self.randomMatrix(2, 3, &rng)
-        let upstream = Self.randomMatrix(2, 5, &rng)
-        func loss(_ n: FiLMNetwork) -> Double {
-            let out = n.fc2.forward(n.fc1.forward(p).leakyReLU(slope: 0.2))
-            return zip(out.values, upstream.values).reduce(0) { $0 + Double($1.0 * $1.1) }
-        }
-        var gradient = network
-        for path: WritableKeyPath<FiLMNetwork, [Float]> in [\.fc1.weight.values, \.fc1.bias, \.fc2.weight.values, \.fc2.bias] {
-            gradient[keyPath: path] = gradient[keyPath: path].map { _ in 0 }
-        }
-        network.backward(input: p, hiddenPre: network.fc1.forward(p), outputGradient: upstream, slope: 0.2, into: &gradient)
-        let eps: Float = 3e-3
-        for path: WritableKeyPath<FiLMNetwork, [Float]> in [\.fc1.weight.values, \.fc1.bias, \.fc2.weight.values, \.fc2.bias] {
-            for i in network[keyPath: path].indices {
-                var plus = network, minus = network
-                plus[keyPath: path][i] += eps
-                minus[keyPath: path][i] -= eps
-                let numeric = (loss(plus) - loss(minus)) / Double(2 * eps)
-                #expect(abs(numeric - Double(gradient[keyPath: path][i])) < 2e-3 + 2e-2 * abs(numeric))
+        /// The batch loss at `w`; with `gradients`, also its gradient.
+        func loss(_ w: ParameterVector, gradients: ParameterVector? = nil) -> Double {
+            let ws = workspace
+            let zIn = w[w.layout.zIn]
+            for r in 0 ..< 3 {
+                let z = (0 ..< ws.stepSize).map { stepEmbedding[r][$0] + zIn[ws.users[r] * ws.stepSize + $0] }
+                ws.setZ(row: r, z)
             }
+            let step = TrainingStep(weights: w, gradients: gradients ?? ParameterVector(zeros: w.layout), workspace: ws,
+                                    slope: 0.2, loss: loss)
+            var result = 0.0
+            ThreadPool.shared.run(threads: 2) { team in
+                let total = step.run(team)
+                if team.rank == 0 { result = total }
+            }
+            return result
         }
     }
 
-    @Test(arguments: [Hyperparameters.Loss.squaredError, .multinomial], [[("image", 3), ("audio", 2)], []])
-    func wholeCNetBackward(loss kind: Hyperparameters.Loss, modalities: [(String, Int)]) throws {
-        var spec = smallSpec(modalities: modalities)
-        spec.items = 7
-        spec.users = 5
-        spec.hyperparameters.hiddenSize = 4
-        spec.hyperparameters.svdRank = 2
-        spec.hyperparameters.filmHiddenSize = 3
-        let parameters = try ModelParameters.synthetic(spec)
-        let weights = TrainableWeights(parameters)
-        var rng = SeededGenerator(seed: 5)
-        let b = 3
-        let batch = TrainingBatch(
-            users: [4, 1, 4],
-            x: Self.randomMatrix(b, 7, &rng),
-            stepEmbedding: Self.randomMatrix(b, 4, &rng, scale: 0.5),
-            collaborative: Self.randomMatrix(b, 4, &rng),
-            preferences: modalities.map { Self.randomMatrix(b, $0.1, &rng) },
-            target: Matrix(unchecked: b, 7, (0 ..< b * 7).map { _ in Float(rng.next() % 2) }),
-            lossWeights: [1, 0.5, 2])
-        func loss(_ w: TrainableWeights) -> Double {
-            var scratch = w.zeros()
-            return CNetTraining.lossAndGradients(w, slope: 0.2, loss: kind, batch: batch, gradients: &scratch).loss
+    @Test(arguments: [Hyperparameters.Loss.squaredError, .multinomial], [[("image", 3), ("audio", 2)], [], [("text", 2)]])
+    func backwardMatchesFiniteDifferences(loss: Hyperparameters.Loss, modalities: [(String, Int)]) throws {
+        for blocks in [1, 3] where modalities.count == 2 || blocks == 3 {
+            let fixture = try Fixture(loss: loss, modalities: modalities, blocks: blocks)
+            let analytic = ParameterVector(zeros: fixture.weights.layout)
+            _ = fixture.loss(fixture.weights, gradients: analytic)
+            var worst = 0.0
+            var checked = 0
+            let eps: Float = 3e-3
+            for (slot, _) in fixture.weights.layout.tensors(fixture.parameters) {
+                for i in 0 ..< slot.count {
+                    let at = slot.offset + i
+                    let original = fixture.weights.values[at]
+                    fixture.weights.values[at] = original + eps
+                    let plus = fixture.loss(fixture.weights)
+                    fixture.weights.values[at] = original - eps
+                    let minus = fixture.loss(fixture.weights)
+                    fixture.weights.values[at] = original
+                    let numeric = (plus - minus) / Double(2 * eps)
+                    let exact = Double(analytic.values[at])
+                    worst = max(worst, abs(numeric - exact) - (2e-3 + 3e-2 * abs(exact)))
+                    checked += 1
+                }
+            }
+            #expect(checked > 150)
+            #expect(worst <= 0, "\(blocks) block(s): worst tolerance violation \(worst)")
         }
-        var analytic = weights.zeros()
-        _ = CNetTraining.lossAndGradients(weights, slope: 0.2, loss: kind, batch: batch, gradients: &analytic)
-        let (worst, checked) = Self.check(weights, loss: loss, analytic: analytic)
-        #expect(checked > 200)
-        #expect(worst <= 0, "worst tolerance violation \(worst)")
+    }
+
+    /// With x_t the multi-hot history, z = z_in[u] and the history's own signals, the
+    /// training forward pass is the serving forward pass: the two implementations agree.
+    @Test func trainingForwardIsServingForward() throws {
+        let fixture = try Fixture(loss: .squaredError, modalities: [("image", 3), ("audio", 2)])
+        let (p, ws) = (fixture.parameters, fixture.workspace)
+        let model = try Model(p)
+        let signals = ConditionSignals(svdItemFactors: p.svdItemFactors, singularValues: p.svdSingularValues,
+                                       itemDegrees: p.itemDegrees, features: p.modalities.map(\.features))
+        let histories: [[Int32]] = [[0, 3], [1, 2, 6], []]
+        for (r, items) in histories.enumerated() {
+            let row = ws.x.pointer + r * ws.items
+            row.update(repeating: 0, count: ws.items)
+            for item in items { row[Int(item)] = 1 }
+            ws.setZ(row: r, p.zIn.row(ws.users[r]))
+            signals.write(items, collaborative: ws.collaborative.pointer + r * ws.signalSize,
+                          preferences: ws.dims.indices.map { ws.preferences[$0].pointer + r * ws.dims[$0] })
+        }
+        let step = TrainingStep(weights: fixture.weights, gradients: ParameterVector(zeros: fixture.weights.layout),
+                                workspace: ws, slope: Float(p.hyperparameters.leakyReluSlope), loss: .squaredError)
+        ThreadPool.shared.run(threads: 1) { step.forward($0) }
+        for (r, items) in histories.enumerated() {
+            let served = model.scores(model.query(history: items.map { p.itemIDs[Int($0)] }, user: p.userIDs[ws.users[r]]))
+            for i in 0 ..< ws.items { #expect(abs(ws.out.pointer[r * ws.items + i] - served[i]) < 1e-5) }
+        }
     }
 }

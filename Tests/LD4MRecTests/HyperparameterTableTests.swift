@@ -29,7 +29,8 @@ import Glibc
             "loss": "multinomial", "learning_rate": "0.01", "batch_size": "33", "max_epochs": "9", "patience": "4",
             "input_dropout": "0.5", "conditions_from_dropped_history": "true", "weight_decay": "0.0001",
             "svd_oversamples": "6", "svd_power_iterations": "2", "feature_standardization": "none",
-            "item_item_prior": "none", "ease_lambda": "250", "ensemble_weight": "0.35", "seed": "\(UInt64.max - 1)",
+            "item_item_prior": "none", "ease_lambda": "250", "ensemble_weight": "0.35",
+            "item_item_neighbours": "33", "knn_shrink": "2.5", "choose_ease_lambda": "false", "seed": "\(UInt64.max - 1)",
         ]
         #expect(Set(texts.keys) == Set(Hyperparameters.fields.map(\.name)), "a field without a test value")
         var h = Hyperparameters()
@@ -41,6 +42,7 @@ import Glibc
             try field.validate(h)
         }
         #expect(h.stepSampler == .uniform && h.seed == UInt64.max - 1 && h.ensembleWeight == 0.35 && h.conditionsFromDroppedHistory)
+        #expect(!h.chooseEaseLambda)
         var spec = smallSpec()
         spec.hyperparameters = h  // the weights follow the architecture fields
         var parameters = try ModelParameters.synthetic(spec)

@@ -12,6 +12,26 @@ import Testing
         #expect(try ModelFile.read(from: dir + "/m.h5") == parameters)
     }
 
+    @Test func roundTripWithASparsePrior() throws {
+        let dir = temporaryDirectory()
+        var spec = smallSpec()
+        spec.sparsePrior = true
+        let parameters = try ModelParameters.synthetic(spec)
+        #expect(parameters.itemItemSparse != nil && parameters.itemItem == nil)
+        try ModelFile.write(parameters, to: dir + "/m.h5")
+        #expect(try ModelFile.read(from: dir + "/m.h5") == parameters)
+
+        var p = parameters
+        p.itemItemSparse!.columns[0] = 40
+        expectError(.invalidArgument, containing: "'/signals/item_item_sparse/columns' holds an item index outside") { try p.validate() }
+        p = parameters
+        p.itemItemSparse!.values.removeLast()
+        expectError(.invalidArgument, containing: "'/signals/item_item_sparse/values' has length") { try p.validate() }
+        p = parameters
+        p.itemItem = Matrix(zeros: 40, 40)
+        expectError(.invalidArgument, containing: "not both") { try p.validate() }
+    }
+
     @Test func roundTripWithoutModalitiesOrHistories() throws {
         let dir = temporaryDirectory()
         var parameters = try ModelParameters.synthetic(smallSpec(modalities: []))

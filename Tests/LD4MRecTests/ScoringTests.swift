@@ -51,17 +51,22 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
         if s < p.blocks.count - 1 { hidden = leaky(hidden) }
     }
     let xhat0 = linear(p.output, hidden)
-    guard let prior = p.itemItem else { return xhat0.map { Double(p.cnetScale) * $0 } }
-    return (0 ..< n).map { j in
-        Double(p.cnetScale) * xhat0[j] + Double(p.itemItemScale) * items.reduce(0.0) { $0 + Double(prior[$1, j]) }
+    var prior = [Double](repeating: 0, count: n)  // sum over the history of B's rows
+    for i in items {
+        if let dense = p.itemItem { for j in 0 ..< n { prior[j] += Double(dense[i, j]) } }
+        if let sparse = p.itemItemSparse {
+            for e in sparse.offsets[i] ..< sparse.offsets[i + 1] { prior[Int(sparse.columns[e])] += Double(sparse.values[e]) }
+        }
     }
+    return (0 ..< n).map { Double(p.cnetScale) * xhat0[$0] + Double(p.itemItemScale) * prior[$0] }
 }
 
 @Suite struct ScoringTests {
     @Test(arguments: [[("image", 6), ("audio", 4)], [], [("text", 3)]], [1, 2, 3])
     func fullScoresMatchTheNaiveReference(modalities: [(String, Int)], blocks: Int) throws {
         var spec = smallSpec(modalities: modalities, blocks: blocks)
-        spec.itemItemPrior = blocks != 3  // with and without the item-item prior
+        spec.itemItemPrior = blocks != 3  // with and without the item-item prior, dense or sparse
+        spec.sparsePrior = blocks == 2
         let parameters = try ModelParameters.synthetic(spec)
         let model = try Model(parameters)
         let cold = parameters.itemDegrees.firstIndex(of: 0)!
@@ -121,6 +126,10 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
         let only = [ids[1], ids[10], ids[20], ids[30], 4242]
         let restricted = try model.recommend(query, k: 10, options: RecommendOptions(onlyItems: only, excludedItems: [ids[20]]))
         #expect(restricted.map(\.itemID) == ranked.filter { [ids[10], ids[30]].contains($0) })
+
+        let masked = model.excluding([ranked[0], ranked[3], 4242], from: query)
+        #expect(try model.recommend(masked, k: 5).map(\.itemID) == Array(ranked.filter { !history.contains($0) && $0 != ranked[0] && $0 != ranked[3] }.prefix(5)))
+        #expect(model.scores(masked) == full)
 
         let all = try model.recommend(query, k: Int(Int32.max))
         #expect(all.count == model.itemCount - 3)

@@ -63,6 +63,26 @@ import Glibc
     }
 }
 
+@Suite struct ProtocolTests {
+    /// Popularity with and without DiffRec's masking of validation items, by hand: 30 items
+    /// with degrees 30, 29, ...; user 0 holds out items 0 and 1 (the two most popular) for
+    /// validation and item 21 for test. Without the mask item 21 ranks 22nd (outside the
+    /// top 20, as item 25 is its only training item); with it, 20th.
+    @Test func maskingValidationItems() {
+        var rows = [[Int32]](repeating: [], count: 31)
+        for user in 1 ... 30 { rows[user] = (0 ..< Int32(31 - user)).map { $0 } }  // item i has degree 30 - i
+        rows[0] = [25]
+        let empty = [[Int32]](repeating: [], count: 31)
+        var validation = empty, test = empty
+        validation[0] = [0, 1]
+        test[0] = [21]
+        let dataset = Dataset(name: "toy", userCount: 31, itemCount: 30, train: CSRHistories(rows: rows),
+                              validation: CSRHistories(rows: validation), test: CSRHistories(rows: test), modalities: [])
+        #expect(Evaluation.popularity(on: dataset, split: .test).recall20 == 0)
+        #expect(Evaluation.popularity(on: dataset, split: .test, maskValidation: true).recall20 == 1)
+    }
+}
+
 @Suite struct DatasetReaderTests {
     func folder(_ inter: String, features: [String: Matrix] = [:]) throws -> String {
         let dir = temporaryDirectory() + "/toy"
@@ -194,8 +214,21 @@ import Glibc
         try ModelFile.write(result.parameters, to: dir + "/m.h5")
         var recorded = h
         recorded.ensembleWeight = result.parameters.hyperparameters.ensembleWeight  // chosen on validation
+        recorded.itemItemPrior = .ease  // auto, resolved for 250 items
+        recorded.easeLambda = result.parameters.hyperparameters.easeLambda  // chosen on validation
+        #expect(EASE.candidates(around: h.easeLambda).contains(recorded.easeLambda))
         #expect(recorded.ensembleWeight != nil)
         #expect(try ModelFile.read(from: dir + "/m.h5").hyperparameters == recorded)
+    }
+
+    @Test func aDatasetWithoutValidationIsRefused() throws {
+        let (dataset, h) = Self.smallRun(epochs: 1)
+        let empty = CSRHistories(rows: [[Int32]](repeating: [], count: dataset.userCount))
+        let noValidation = Dataset(name: "toy", userCount: dataset.userCount, itemCount: dataset.itemCount, train: dataset.train,
+                                   validation: empty, test: dataset.test, modalities: dataset.modalities)
+        expectError(.invalidArgument, containing: "no validation interactions") {
+            _ = try Trainer(dataset: noValidation, hyperparameters: h)
+        }
     }
 
     @Test func stepSamplerFollowsTheSpec() {
@@ -236,6 +269,7 @@ let builtLibrary: String = {
     typealias Free = @convention(c) (OpaquePointer?) -> Void
     typealias ScoreAll = @convention(c) (OpaquePointer?, UnsafePointer<Int64>?, Int, UnsafePointer<Int64>?,
                                          UnsafeMutablePointer<Float>?, Int, UnsafeMutablePointer<Int>?) -> Int32
+    typealias SetThreads = @convention(c) (Int32) -> Int32
 
     @Test(.enabled(if: access(builtLibrary, R_OK) == 0, "needs dist/lib/libld4mrec.so: run `make lib` first"))
     func trainSaveLoadGivesTheSameScores() throws {
@@ -244,12 +278,20 @@ let builtLibrary: String = {
         let inMemory = try Model(result.parameters)
         let dir = temporaryDirectory()
         try ModelFile.write(result.parameters, to: dir + "/trained.h5")
+        // The file holds the model exactly: read back, the same code scores to the bit.
+        let reread = try Model(contentsOf: dir + "/trained.h5")
 
         let library = try #require(dlopen(builtLibrary, RTLD_NOW | RTLD_LOCAL))
         defer { dlclose(library) }
         let load = unsafeBitCast(try #require(dlsym(library, "ld4mrec_model_load")), to: Load.self)
         let free = unsafeBitCast(try #require(dlsym(library, "ld4mrec_model_free")), to: Free.self)
         let scoreAll = unsafeBitCast(try #require(dlsym(library, "ld4mrec_score_all_history")), to: ScoreAll.self)
+        // One thread on both sides: the same products in the same order. The library is a
+        // release build (the compiler may fuse multiply-adds differently), so the scores
+        // agree to float rounding.
+        let setThreads = unsafeBitCast(try #require(dlsym(library, "ld4mrec_set_num_threads")), to: SetThreads.self)
+        #expect(setThreads(1) == 0)
+        defer { _ = setThreads(0) }
         var handle: OpaquePointer?
         #expect(load(dir + "/trained.h5", &handle) == 0)
         defer { free(handle) }
@@ -261,8 +303,44 @@ let builtLibrary: String = {
             var skipped = -1
             #expect(scoreAll(handle, history, history.count, &userID, &scores, scores.count, &skipped) == 0)
             #expect(skipped == 0)
-            #expect(scores == inMemory.scores(inMemory.query(history: history, user: Int64(user))))
+            let expected = inMemory.scores(inMemory.query(history: history, user: Int64(user)), threads: 1)
+            let worst = zip(scores, expected).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst < 1e-6, "user \(user): scores through the C ABI differ by up to \(worst)")
+            let same = reread.scores(reread.query(history: history, user: Int64(user)), threads: 1) == expected
+            #expect(same, "user \(user): the model read back from its file scores differently")
         }
+    }
+}
+
+@Suite struct ItemKNNTests {
+    /// Shrunk cosine similarities by hand: users {0,1}, {0,1,2}, {1,2}, {3}.
+    /// deg = (2, 3, 2, 1); |U_0 and U_1| = 2, |U_0 and U_2| = 1, |U_1 and U_2| = 2; item 3 has
+    /// no co-occurrence. w_ij = c_ij / (sqrt(deg_i deg_j) + shrink).
+    @Test func knownSimilarities() {
+        let train = CSRHistories(rows: [[0, 1], [0, 1, 2], [1, 2], [3]])
+        let shrink = 0.5
+        let table = ItemKNN.itemItem(train, items: 4, neighbours: 1, shrink: shrink, threads: 2)
+        func w(_ c: Double, _ a: Double, _ b: Double) -> Float { Float(c / ((a * b).squareRoot() + shrink)) }
+        // Each item keeps its single best neighbour.
+        #expect(table.offsets == [0, 1, 2, 3, 3])
+        #expect(table.columns == [1, 0, 1])
+        let expected = [w(2, 2, 3), w(2, 3, 2), w(2, 2, 3)]  // 1 -> 0 and 1 -> 2 tie: the lower row
+        for (got, want) in zip(table.values, expected) { #expect(abs(got - want) < 1e-6) }
+        let all = ItemKNN.itemItem(train, items: 4, neighbours: 3, shrink: shrink, threads: 1)
+        #expect(all.columns == [1, 2, 0, 2, 0, 1])
+        #expect(abs(all.values[1] - w(1, 2, 2)) < 1e-6)
+    }
+
+    @Test func aTrainedModelWithTheSparsePriorServesWhatValidationChose() throws {
+        var (dataset, h) = TrainerTests.smallRun(epochs: 2)
+        h.itemItemPrior = .knn
+        h.itemItemNeighbours = 20
+        let result = try Trainer(dataset: dataset, hyperparameters: h).train()
+        #expect(result.parameters.itemItemSparse != nil && result.parameters.itemItem == nil)
+        #expect(result.parameters.hyperparameters.itemItemPrior == .knn)
+        let served = try Evaluation.evaluate(try Model(result.parameters), on: dataset, split: .valid)
+        #expect(abs(served.recall20 - result.finalValidation.recall20) < 2e-3)
+        #expect(result.finalValidation.recall20 >= result.bestValidation.recall20)
     }
 }
 

@@ -585,14 +585,60 @@ static void test_model_info(void) {
     CHECK(ld4mrec_model_modality_name(model, -1) == NULL);
     CHECK(ld4mrec_model_modality_name(model, INT32_MAX) == NULL);
 
-    /* struct_size too small: rejected, nothing written. */
-    const size_t sizes[] = {0, 1, sizeof(size_t), sizeof info - 1};
+    CHECK(info.precision == LD4MREC_PRECISION_FLOAT32 && info.weight_bytes > 0);
+
+    /* struct_size below the 0.1.0 struct (which ends at n_modalities): rejected, nothing
+     * written. */
+    const size_t v010 = offsetof(ld4mrec_model_info, n_modalities) + sizeof(int32_t);
+    const size_t sizes[] = {0, 1, sizeof(size_t), v010 - 1};
     for (size_t j = 0; j < sizeof sizes / sizeof sizes[0]; j++) {
         memset(&info, 0x5a, sizeof info);
         info.struct_size = sizes[j];
         CHECK_INVALID(ld4mrec_model_get_info(model, &info));
         CHECK(info.struct_size == sizes[j] && info.format_version == 0x5a5a5a5a);
     }
+    /* A caller compiled against 0.1.0: the fields it knows are filled, the bytes past its
+     * struct are not touched. */
+    memset(&info, 0x5a, sizeof info);
+    info.struct_size = v010;
+    CHECK_OK(ld4mrec_model_get_info(model, &info));
+    CHECK(info.struct_size == v010 && info.n_items == N_ITEMS && info.n_modalities == 2);
+    CHECK(info.precision == 0x5a5a5a5a);
+}
+
+static void test_load_options(void) {
+    ld4mrec_load_params params = ld4mrec_load_params_default();
+    CHECK(params.struct_size == sizeof params && params.precision == LD4MREC_PRECISION_FLOAT32);
+    ld4mrec_model *half = NULL, *full = NULL;
+    CHECK_OK(ld4mrec_model_load_with(model_path, NULL, &full));
+    params.precision = LD4MREC_PRECISION_BFLOAT16;
+    CHECK_OK(ld4mrec_model_load_with(model_path, &params, &half));
+    ld4mrec_model_info a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
+    CHECK_OK(ld4mrec_model_get_info(full, &a));
+    CHECK_OK(ld4mrec_model_get_info(half, &b));
+    CHECK(b.precision == LD4MREC_PRECISION_BFLOAT16 && b.weight_bytes < a.weight_bytes);
+    /* bf16 scores stay close to the float32 ones. */
+    const int64_t history[] = {1000, 1007, 1014};
+    static float x[N_ITEMS], y[N_ITEMS];
+    CHECK_OK(ld4mrec_score_all_history(full, history, 3, NULL, x, N_ITEMS, NULL));
+    CHECK_OK(ld4mrec_score_all_history(half, history, 3, NULL, y, N_ITEMS, NULL));
+    double worst = 0, spread = 0;
+    for (size_t i = 0; i < N_ITEMS; i++) {
+        worst = fmax(worst, fabs((double)x[i] - y[i]));
+        spread = fmax(spread, fabs((double)x[i]));
+    }
+    CHECK(worst > 0 && worst < 0.02 * spread);
+    ld4mrec_model_free(half);
+    ld4mrec_model_free(full);
+
+    ld4mrec_model *bad = NULL;
+    params.precision = 7;
+    CHECK_INVALID(ld4mrec_model_load_with(model_path, &params, &bad));
+    CHECK(bad == NULL && strstr(ld4mrec_last_error(), "precision") != NULL);
+    params = ld4mrec_load_params_default();
+    params.struct_size = sizeof(size_t);
+    CHECK_INVALID(ld4mrec_model_load_with(model_path, &params, &bad));
+    CHECK(bad == NULL);
 }
 
 static void test_item_ids(void) {
@@ -1062,7 +1108,7 @@ static void test_params(void) {
 /* The struct_size rule (Include/ld4mrec.h, Conventions) with structs in heap blocks of
  * exactly the caller's size, so that AddressSanitizer (make asan-test) catches a read or
  * write past them: a 0.1.0 caller's params, a cut prefix, a newer caller's larger
- * struct; the same for model_info. */
+ * struct; the same for model_info and load_params. */
 static void test_struct_prefixes(void) {
     ld4mrec_store *store = store_from_model();
     const size_t v010 = offsetof(ld4mrec_recommend_params, n_excluded_items) + sizeof(size_t);
@@ -1108,22 +1154,26 @@ static void test_struct_prefixes(void) {
         free(cut);
     }
 
-    /* model_info: today's struct (0.1.0's: no field appended yet) in a block of its size,
-     * a newer caller's 16 bytes longer (the tail left untouched), and cut prefixes
-     * (refused, nothing written). */
+    /* model_info: 0.1.0's struct (up to n_modalities: precision and weight_bytes came in
+     * 0.2.0), today's, and a newer caller's 16 bytes longer, each in a block of its size
+     * (what lies beyond the fields the size covers stays untouched); cut below 0.1.0's:
+     * refused, nothing written. */
+    const size_t info_v010 = offsetof(ld4mrec_model_info, n_modalities) + sizeof(int32_t);
     ld4mrec_model_info reference;
     memset(&reference, 0, sizeof reference);
     reference.struct_size = sizeof reference;
     CHECK_OK(ld4mrec_model_get_info(model, &reference));
-    const size_t info_sizes[] = {sizeof reference, sizeof reference + 16};
-    for (size_t j = 0; j < 2; j++) {
-        unsigned char *block = malloc(info_sizes[j]);
-        memset(block, 0x5a, info_sizes[j]);
-        memcpy(block, &info_sizes[j], sizeof(size_t));
+    const size_t info_sizes[] = {info_v010, sizeof reference, sizeof reference + 16};
+    for (size_t j = 0; j < 3; j++) {
+        const size_t size = info_sizes[j];
+        unsigned char *block = malloc(size);
+        memset(block, 0x5a, size);
+        memcpy(block, &size, sizeof size);
         CHECK_OK(ld4mrec_model_get_info(model, (ld4mrec_model_info *)(void *)block));
         ld4mrec_model_info got;
-        memcpy(&got, block, sizeof got);
-        CHECK(got.struct_size == info_sizes[j]); /* as the caller gave it */
+        memset(&got, 0x5a, sizeof got);
+        memcpy(&got, block, size < sizeof got ? size : sizeof got);
+        CHECK(got.struct_size == size); /* as the caller gave it */
         CHECK(got.format_version == reference.format_version && got.n_items == reference.n_items &&
               got.n_users == reference.n_users && got.n_history_users == reference.n_history_users &&
               got.hidden_size == reference.hidden_size && got.svd_rank == reference.svd_rank &&
@@ -1131,12 +1181,29 @@ static void test_struct_prefixes(void) {
               got.n_steps == reference.n_steps && got.n_blocks == reference.n_blocks &&
               got.film_hidden_size == reference.film_hidden_size &&
               got.n_modalities == reference.n_modalities);
+        if (size >= sizeof got)
+            CHECK(got.precision == reference.precision && got.weight_bytes == reference.weight_bytes);
         int tail = 1;
-        for (size_t i = sizeof reference; i < info_sizes[j]; i++) tail &= block[i] == 0x5a;
+        for (size_t i = sizeof reference; i < size; i++) tail &= block[i] == 0x5a;
         CHECK(tail);
         free(block);
     }
-    for (size_t size = sizeof(size_t); size < sizeof reference; size += 4) {
+    /* load_params (0.2.0's is the first): in a block of its size, and a newer caller's
+     * 16 bytes longer with a garbage tail the library must not read as anything. */
+    const size_t load_sizes[] = {sizeof(ld4mrec_load_params), sizeof(ld4mrec_load_params) + 16};
+    for (size_t j = 0; j < 2; j++) {
+        unsigned char *block = malloc(load_sizes[j]);
+        memset(block, 0x7e, load_sizes[j]);
+        ld4mrec_load_params load = ld4mrec_load_params_default();
+        load.struct_size = load_sizes[j];
+        memcpy(block, &load, sizeof load);
+        ld4mrec_model *loaded = NULL;
+        CHECK_OK(ld4mrec_model_load_with(model_path, (const ld4mrec_load_params *)(void *)block, &loaded));
+        CHECK(ld4mrec_model_n_items(loaded) == N_ITEMS);
+        ld4mrec_model_free(loaded);
+        free(block);
+    }
+    for (size_t size = sizeof(size_t); size < info_v010; size += 4) {
         unsigned char *block = malloc(size);
         memset(block, 0x5a, size);
         memcpy(block, &size, sizeof size);
@@ -1678,6 +1745,7 @@ int main(int argc, char **argv) {
     RUN(test_load_invalid_files);
     RUN(test_load_damaged_files);
     RUN(test_model_info);
+    RUN(test_load_options);
     RUN(test_item_ids);
     RUN(test_store_from_model);
     RUN(test_store_updates);

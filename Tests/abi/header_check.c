@@ -24,6 +24,8 @@ struct function_table {
     int32_t (*set_num_threads)(int32_t);
     int32_t (*get_num_threads)(void);
     int32_t (*model_load)(const char *, ld4mrec_model **);
+    ld4mrec_load_params (*load_params_default)(void);
+    int32_t (*model_load_with)(const char *, const ld4mrec_load_params *, ld4mrec_model **);
     void (*model_free)(ld4mrec_model *);
     int32_t (*model_get_info)(const ld4mrec_model *, ld4mrec_model_info *);
     size_t (*model_n_items)(const ld4mrec_model *);
@@ -64,7 +66,7 @@ struct function_table {
 
 /* Keep in step with the header: Tests/abi/run.sh compares this count with the number of
  * LD4MREC_API declarations. */
-#define N_FUNCTIONS 34
+#define N_FUNCTIONS 36
 
 static const struct function_table functions = {
     ld4mrec_version_number,
@@ -75,6 +77,8 @@ static const struct function_table functions = {
     ld4mrec_set_num_threads,
     ld4mrec_get_num_threads,
     ld4mrec_model_load,
+    ld4mrec_load_params_default,
+    ld4mrec_model_load_with,
     ld4mrec_model_free,
     ld4mrec_model_get_info,
     ld4mrec_model_n_items,
@@ -122,6 +126,8 @@ typedef char check_version_number[LD4MREC_VERSION_NUMBER ==
 /* struct_size comes first in both parameter structs. */
 typedef char check_params_first[offsetof(ld4mrec_recommend_params, struct_size) == 0 ? 1 : -1];
 typedef char check_info_first[offsetof(ld4mrec_model_info, struct_size) == 0 ? 1 : -1];
+typedef char check_load_params_first[offsetof(ld4mrec_load_params, struct_size) == 0 ? 1 : -1];
+typedef char check_precisions[LD4MREC_PRECISION_FLOAT32 == 0 && LD4MREC_PRECISION_BFLOAT16 == 1 ? 1 : -1];
 
 int main(void) {
     /* Every pointer of the table is set: the count of members equals N_FUNCTIONS. */

@@ -78,6 +78,17 @@ int main(int argc, char **argv) {
         CHECK(!loaded && model);
         CHECK(model.n_items() == 300);
         CHECK(model.info().n_items == 300 && model.info().n_modalities == 2);
+        CHECK(model.info().precision == LD4MREC_PRECISION_FLOAT32);
+        {
+            const ld4mrec::Model half(model_path, ld4mrec::Precision::bfloat16);
+            CHECK(half.info().precision == LD4MREC_PRECISION_BFLOAT16 &&
+                  half.info().weight_bytes < model.info().weight_bytes);
+            const std::vector<float> a = model.score_all_history({1000, 1007});
+            const std::vector<float> b = half.score_all_history({1000, 1007});
+            float worst = 0;
+            for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+            CHECK(worst > 0 && worst < 0.05f);
+        }
         CHECK((model.modality_names() == std::vector<std::string>{"image", "audio"}));
         const std::vector<int64_t> items = model.item_ids();
         CHECK(items.size() == 300 && items[0] == 1000 && items[299] == 1000 + 7 * 299);

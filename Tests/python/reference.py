@@ -20,10 +20,23 @@ def _apply(layer, x):
     return weight @ x + bias
 
 
-class ReferenceModel:
-    """A model file read with h5py; `scores` is the forward pass of FORMAT.md section 4."""
+def bfloat16(x):
+    """x rounded to bfloat16 (to nearest, ties to even) and widened back to float64: what
+    the library's bf16 tables and bf16 activations hold."""
+    bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+    return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
 
-    def __init__(self, path):
+
+class ReferenceModel:
+    """A model file read with h5py; `scores` is the forward pass of FORMAT.md section 4.
+
+    precision="bfloat16" computes what the library's bf16 loading promises (Include/
+    ld4mrec.h, LD4MREC_PRECISION_BFLOAT16): every table (dense weights, W_in, the prior,
+    after the score scales are applied to W_out, b_out and the prior) and every layer's
+    input rounded to bfloat16, biases and sums kept exact."""
+
+    def __init__(self, path, precision="float32"):
         with h5py.File(path, "r") as f:
             attrs = f.attrs
             self.slope = float(attrs["leaky_relu_slope"])
@@ -56,6 +69,14 @@ class ReferenceModel:
             # The item-item prior and the score mixture (docs/FORMAT.md), optional.
             self.item_item = (np.asarray(f["signals/item_item"], dtype=np.float64)
                               if "signals/item_item" in f else None)
+            if "signals/item_item_sparse" in f:  # CSR rows: the same B, most entries zero
+                group = f["signals/item_item_sparse"]
+                offsets, columns = np.asarray(group["offsets"]), np.asarray(group["columns"])
+                dense = np.zeros((len(offsets) - 1,) * 2)
+                rows = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+                dense[rows, columns] = np.asarray(group["values"], dtype=np.float64)
+                self.item_item = dense
+            self.sparse_prior = "signals/item_item_sparse" in f
             self.cnet_scale = float(attrs.get("score_scale_cnet", 1.0))
             self.item_item_scale = float(attrs.get("score_scale_item_item", 0.0))
             if "histories" in f:
@@ -68,6 +89,23 @@ class ReferenceModel:
         self.n_items = len(self.item_ids)
         self._row = {int(i): r for r, i in enumerate(self.item_ids)}
         self._user_row = {int(u): r for r, u in enumerate(self.user_ids)}
+        self.round = (lambda x: x) if precision == "float32" else bfloat16
+        if precision == "bfloat16":
+            def rounded(layer, scale=1.0):
+                return bfloat16(scale * layer[0]), scale * layer[1]
+            self.input = rounded(self.input)
+            for block in self.blocks:
+                for name in ("W1", "W2", "W3"):
+                    block[name] = rounded(block[name])
+                block["film"] = [{kind: (rounded(net[0]), rounded(net[1])) for kind, net in film.items()}
+                                 for film in block["film"]]
+            self.output = rounded(self.output, self.cnet_scale)
+            self.cnet_scale = 1.0
+            if self.item_item is not None:
+                scaled = self.item_item_scale * self.item_item
+                # The library keeps the sparse prior's few values in float32.
+                self.item_item = scaled.astype(np.float32).astype(np.float64) if self.sparse_prior else bfloat16(scaled)
+                self.item_item_scale = 1.0
 
     # ---- helpers
 
@@ -106,21 +144,22 @@ class ReferenceModel:
         row = self._user_row.get(int(user)) if user is not None else None
         z = self.z_in[row] if row is not None else self.z_in_default
 
+        r = self.round  # a layer's input as the library's tables read it
         h = _apply(self.input, x)                               # W_in x + b_in
         for b, block in enumerate(self.blocks):
-            a = np.tanh(_apply(block["W1"], np.concatenate([h, z])))
-            c = np.tanh(_apply(block["W2"], c_u))
-            g = 1.0 / (1.0 + np.exp(-_apply(block["W3"], z)))
+            a = np.tanh(_apply(block["W1"], r(np.concatenate([h, z]))))
+            c = np.tanh(_apply(block["W2"], r(c_u)))
+            g = 1.0 / (1.0 + np.exp(-_apply(block["W3"], r(z))))
             h = a * (1.0 - g) + c * g
             for m, film in enumerate(block["film"]):
-                gamma = _apply(film["scale"][1], self.lrelu(_apply(film["scale"][0], p[m])))
-                beta = _apply(film["shift"][1], self.lrelu(_apply(film["shift"][0], p[m])))
+                gamma = _apply(film["scale"][1], r(self.lrelu(_apply(film["scale"][0], r(p[m])))))
+                beta = _apply(film["shift"][1], r(self.lrelu(_apply(film["shift"][0], r(p[m])))))
                 h = gamma * h + beta
                 if m < self.n_modalities - 1:
                     h = self.lrelu(h)
             if b < self.n_blocks - 1:
                 h = self.lrelu(h)
-        xhat0 = _apply(self.output, h)
+        xhat0 = _apply(self.output, r(h))
         if self.item_item is None:
             return self.cnet_scale * xhat0
         return self.cnet_scale * xhat0 + self.item_item_scale * (x @ self.item_item)

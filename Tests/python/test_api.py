@@ -61,7 +61,7 @@ def _stub_library(abi, number):
                                  ld4mrec_version_number=lambda: number)
 
 
-CURRENT = _capi.LD4MREC_VERSION_NUMBER  # 0.3.0 is 300
+CURRENT = _capi.LD4MREC_VERSION_NUMBER  # 0.2.0 is 200
 
 
 def test_check_version_accepts_the_same_or_a_newer_minor():
@@ -72,7 +72,7 @@ def test_check_version_accepts_the_same_or_a_newer_minor():
 @pytest.mark.parametrize("abi, number, words", [
     (2, CURRENT, "ABI version 2"),
     (0, CURRENT, "ABI version 0"),
-    (1, CURRENT - 100, "is version 0.2.0"),  # an older minor lacks what the binding declares
+    (1, CURRENT - 100, "is version 0.1.0"),  # an older minor lacks what the binding declares
     (1, 10100, "version 1.1.0"),
 ])
 def test_check_version_refuses_mismatches(abi, number, words):

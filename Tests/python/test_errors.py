@@ -284,6 +284,13 @@ def raw(model, store, model_path):
 INVALID_CALLS = [
     ("model_load", "path", lambda r: C.ld4mrec_model_load(None, byref(r.out_model))),
     ("model_load", "out_model", lambda r: C.ld4mrec_model_load(r.path, None)),
+    ("model_load_with", "path", lambda r: C.ld4mrec_model_load_with(None, None, byref(r.out_model))),
+    ("model_load_with", "out_model", lambda r: C.ld4mrec_model_load_with(r.path, None, None)),
+    ("model_load_with", "precision", lambda r: C.ld4mrec_model_load_with(
+        r.path, byref(C.ld4mrec_load_params(struct_size=ctypes.sizeof(C.ld4mrec_load_params), precision=-1)),
+        byref(r.out_model))),
+    ("model_load_with", "struct_size", lambda r: C.ld4mrec_model_load_with(
+        r.path, byref(C.ld4mrec_load_params(struct_size=4)), byref(r.out_model))),
     ("model_get_info", "model", lambda r: C.ld4mrec_model_get_info(None, byref(r.info))),
     ("model_get_info", "out_info", lambda r: C.ld4mrec_model_get_info(r.m, None)),
     ("model_get_info", "struct_size", lambda r: C.ld4mrec_model_get_info(
@@ -454,7 +461,7 @@ def test_optional_pointers_may_be_null(raw, tmp_path):
 
 
 def test_store_of_another_catalogue_is_served(make_model, raw):
-    """Since 0.3.0 any model serves any store (0.2.0 refused one of another catalogue):
+    """Since 0.2.0 any model serves any store (0.1.0 refused one of another catalogue):
     the history items it does not know are skipped, as in the stateless call."""
     with ld4mrec.Model(make_model(items=200)) as other:
         history = np.empty(400, dtype=np.int64)
@@ -572,8 +579,8 @@ def test_unknown_user(model, store):
 
 
 def test_unknown_items_are_counted_kept_and_skipped(model, store, tmp_path):
-    """Ids the model does not know: a store counts and keeps them (since 0.3.0: a later
-    model may know them; 0.2.0 dropped them), scoring skips them."""
+    """Ids the model does not know: a store counts and keeps them (since 0.2.0: a later
+    model may know them; 0.1.0 dropped them), scoring skips them."""
     unknown = [-1, 1001, 10 ** 15]
     assert store.add(7, [1000, -1, 1007, 1001, 1000, 10 ** 15]) == 3
     np.testing.assert_array_equal(store.history(7), [-1, 1000, 1001, 1007, 10 ** 15])

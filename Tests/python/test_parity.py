@@ -19,6 +19,7 @@ UNKNOWN_IDS = [-1, 3, 999_999_999, 1001]  # 1001 is between two item ids (1000, 
 CONFIGS = {
     "default": {},
     "no-item-item": {"no_item_item": True},
+    "sparse-item-item": {"sparse_item_item": True, "seed": 5},
     "no-modalities": {"modalities": ""},
     "1-block": {"blocks": 1, "seed": 2},
     "3-blocks": {"blocks": 3, "seed": 3},

@@ -68,8 +68,8 @@ def test_file_format(tmp_path, model):
 
 
 def test_load_into_another_catalogue(tmp_path, model, store, make_model):
-    """Loaded with a model that knows fewer items, a store keeps them all (since 0.3.0;
-    0.2.0 dropped them) and counts them; the model skips them when it scores."""
+    """Loaded with a model that knows fewer items, a store keeps them all (since 0.2.0;
+    0.1.0 dropped them) and counts them; the model skips them when it scores."""
     path = tmp_path / "store.h5"
     store.save(path)
     before = all_histories(store)

@@ -7,7 +7,8 @@ function returns what the C function returns. The public layer (``ld4mrec/__init
 The library is found, in this order:
 
 1. the path in the environment variable ``LD4MREC_LIBRARY``;
-2. ``libld4mrec.so`` in this package's folder (``make lib`` copies it there).
+2. ``libld4mrec.so`` in this package's folder (``make lib`` copies it there; a package
+   installed with pip has it bundled).
 
 Loading checks that the library's ABI version equals the one these declarations were
 written for and that its version is not older than the header they copy.
@@ -25,7 +26,8 @@ __all__ = [
     "LD4MREC_ERR_IO", "LD4MREC_ERR_INVALID_FILE", "LD4MREC_ERR_UNSUPPORTED_VERSION",
     "LD4MREC_ERR_UNKNOWN_USER", "LD4MREC_ERR_OUT_OF_MEMORY", "LD4MREC_ERR_INTERNAL",
     "ld4mrec_model", "ld4mrec_model_p", "ld4mrec_store", "ld4mrec_store_p",
-    "ld4mrec_model_info", "ld4mrec_recommend_params",
+    "ld4mrec_model_info", "ld4mrec_recommend_params", "ld4mrec_load_params",
+    "LD4MREC_PRECISION_FLOAT32", "LD4MREC_PRECISION_BFLOAT16",
     "int64_p", "float_p", "size_t_p", "bool_p",
 ]
 
@@ -37,7 +39,7 @@ _LIBRARY_NAME = "libld4mrec.so"
 # ------------------------------------------------------------------------------------
 
 LD4MREC_VERSION_MAJOR = 0
-LD4MREC_VERSION_MINOR = 3
+LD4MREC_VERSION_MINOR = 2
 LD4MREC_VERSION_PATCH = 0
 LD4MREC_VERSION_NUMBER = (LD4MREC_VERSION_MAJOR * 10000 + LD4MREC_VERSION_MINOR * 100
                           + LD4MREC_VERSION_PATCH)
@@ -57,6 +59,9 @@ LD4MREC_ERR_UNSUPPORTED_VERSION = 5
 LD4MREC_ERR_UNKNOWN_USER = 6
 LD4MREC_ERR_OUT_OF_MEMORY = 7
 LD4MREC_ERR_INTERNAL = 8
+
+LD4MREC_PRECISION_FLOAT32 = 0
+LD4MREC_PRECISION_BFLOAT16 = 1
 
 # ------------------------------------------------------------------------------------
 # Types
@@ -94,6 +99,16 @@ class ld4mrec_model_info(ctypes.Structure):
         ("n_blocks", c_int32),
         ("film_hidden_size", c_int32),
         ("n_modalities", c_int32),
+        ("precision", c_int32),  # since 0.2.0
+        ("weight_bytes", c_int64),
+    ]
+
+
+class ld4mrec_load_params(ctypes.Structure):
+    """typedef struct ld4mrec_load_params { ... } ld4mrec_load_params;"""
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("precision", c_int32),
     ]
 
 
@@ -203,6 +218,14 @@ _declare(lib, "ld4mrec_get_num_threads", c_int32, [])
 
 # int32_t ld4mrec_model_load(const char *path, ld4mrec_model **out_model);
 _declare(lib, "ld4mrec_model_load", c_int32, [c_char_p, POINTER(ld4mrec_model_p)])
+
+# ld4mrec_load_params ld4mrec_load_params_default(void);
+_declare(lib, "ld4mrec_load_params_default", ld4mrec_load_params, [])
+
+# int32_t ld4mrec_model_load_with(const char *path, const ld4mrec_load_params *params,
+#                                 ld4mrec_model **out_model);
+_declare(lib, "ld4mrec_model_load_with", c_int32,
+         [c_char_p, POINTER(ld4mrec_load_params), POINTER(ld4mrec_model_p)])
 
 # void ld4mrec_model_free(ld4mrec_model *model);
 _declare(lib, "ld4mrec_model_free", None, [ld4mrec_model_p])
@@ -326,7 +349,7 @@ _declare(lib, "ld4mrec_score_all_users", c_int32,
 _declare(lib, "ld4mrec_score_all_history", c_int32,
          [ld4mrec_model_p, int64_p, c_size_t, int64_p, float_p, c_size_t, size_t_p])
 
-# ---- Since 0.3.0 ----------------------------------------------------------------------
+# ---- Since 0.2.0: stores served by any model -------------------------------------------
 
 # int32_t ld4mrec_store_set_model(ld4mrec_store *store, const ld4mrec_model *model,
 #                                 size_t *out_unknown);

@@ -7,10 +7,55 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Hidden: these never leave libld4mrec.so (only Include/ld4mrec.h's functions do). */
+/* Hidden: these never leave libld4mrec.so, which exports exactly the ld4mrec_* functions
+ * of Include/ld4mrec.h (its version script). The prefix is ld4mrk_ so that the ifunc
+ * resolvers target_clones adds (NAME.resolver, not hidden) stay local too. */
 #define LD4MREC_INTERNAL __attribute__((visibility("hidden")))
 
 /* Cores this process may run on (its CPU affinity), at least 1. */
-LD4MREC_INTERNAL int ld4mrec_available_cores(void);
+LD4MREC_INTERNAL int ld4mrk_available_cores(void);
+
+/* Before the first BLAS call: OpenBLAS on its best kernels for this CPU, single-threaded
+ * (system.c says why). Call once. */
+LD4MREC_INTERNAL void ld4mrk_prepare_openblas(void);
+/* Whether the CPU has AVX2 and FMA. */
+LD4MREC_INTERNAL int ld4mrk_cpu_supports_avx2(void);
+/* The kernels OpenBLAS runs (its core name). */
+LD4MREC_INTERNAL const char *ld4mrk_openblas_core(void);
+
+/* Activations, elementwise over n floats (y may be x). */
+LD4MREC_INTERNAL void ld4mrk_tanh(const float *x, float *y, size_t n);
+LD4MREC_INTERNAL void ld4mrk_sigmoid(const float *x, float *y, size_t n);
+LD4MREC_INTERNAL void ld4mrk_exp(const float *x, float *y, size_t n);
+
+/* One Adam step over n parameters (activations.c gives the formulas). */
+LD4MREC_INTERNAL void ld4mrk_adam(float *p, const float *g, float *m, float *v, size_t n,
+                                  float step_size, float root_correction, float b1, float b2,
+                                  float eps, float weight_decay);
+
+/* bfloat16 (bits of the upper half of a float32). */
+LD4MREC_INTERNAL void ld4mrk_to_bf16(const float *x, uint16_t *y, size_t n);
+LD4MREC_INTERNAL void ld4mrk_from_bf16(const uint16_t *x, float *y, size_t n);
+/* y += alpha * x */
+LD4MREC_INTERNAL void ld4mrk_axpy_bf16(float alpha, const uint16_t *x, float *y, size_t n);
+/* y[r] = sum_c w[r * ld + c] * x[c] for r < rows: bf16 weights and input, float32 sums;
+ * VDPBF16PS when the CPU has it and allow_dpbf16 is set, else widened to float32. */
+LD4MREC_INTERNAL void ld4mrk_gemv_bf16(const uint16_t *w, size_t ld, size_t rows, size_t cols,
+                                        const uint16_t *x, float *y, int allow_dpbf16);
+/* Whether the CPU has AVX512_BF16 (and AVX512BW). */
+LD4MREC_INTERNAL int ld4mrk_has_avx512bf16(void);
+
+/* Training's random numbers, each fill a pure function of its seed. */
+/* out[i] = scale * N(0, 1), i < n. */
+LD4MREC_INTERNAL void ld4mrk_fill_gaussian(uint64_t seed, float *out, size_t n, float scale);
+/* Inverted dropout: each x[i] becomes 0 with probability p, else x[i] / (1 - p). */
+LD4MREC_INTERNAL void ld4mrk_dropout(uint64_t seed, float *x, size_t n, float p);
+
+/* A hint to the core that the caller is spinning (x86 PAUSE). */
+static inline void ld4mrk_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 #endif

@@ -1,0 +1,70 @@
+/* Elementwise activations over float arrays. Written as plain loops that the compiler
+ * vectorises; target_clones builds an AVX-512, an AVX2 and a baseline version of each
+ * and the loader picks the best one for the CPU (an ifunc). The approximations are
+ * those of Eigen (tanh: a 13/6 rational function, a few ulp; exp: Cephes' polynomial
+ * with range reduction, about 1 ulp), far inside the model's float32 tolerances. */
+#include "ld4mrec_kernels.h"
+
+#include <math.h>
+
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+static inline float tanh_approx(float x) {
+    const float limit = 7.90531110763549805f;  /* tanh(x) rounds to +-1 beyond this */
+    const float c = x < -limit ? -limit : (x > limit ? limit : x);
+    const float c2 = c * c;
+    float p = c2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    p = c2 * p + -8.60467152213735e-11f;
+    p = c2 * p + 5.12229709037114e-08f;
+    p = c2 * p + 1.48572235717979e-05f;
+    p = c2 * p + 6.37261928875436e-04f;
+    p = c2 * p + 4.89352455891786e-03f;
+    p = c * p;
+    float q = c2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    q = c2 * q + 2.26843463243900e-03f;
+    q = c2 * q + 4.89352518554385e-03f;
+    /* Near 0 the rational form loses relative accuracy; tanh(x) = x there. */
+    return fabsf(x) < 0.0004f ? x : p / q;
+}
+
+static inline float exp_approx(float x) {
+    const float c = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+    const float n = floorf(c * 1.44269504088896341f + 0.5f);
+    const float r = c - n * 0.693359375f - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } scale = {((int32_t)n + 127) << 23};
+    return p * scale.f;
+}
+
+CLONES void ld4mrk_tanh(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = tanh_approx(x[i]);
+}
+
+CLONES void ld4mrk_sigmoid(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + exp_approx(-x[i]));
+}
+
+CLONES void ld4mrk_exp(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = exp_approx(x[i]);
+}
+
+/* One Adam step (PyTorch's conventions) over n parameters:
+ *   g' = g + weight_decay p;  m = b1 m + (1 - b1) g';  v = b2 v + (1 - b2) g'^2;
+ *   p -= step_size m / (sqrt(v) / root_correction + eps)
+ * with step_size = lr / (1 - b1^t) and root_correction = sqrt(1 - b2^t). */
+CLONES void ld4mrk_adam(float *p, const float *g, float *m, float *v, size_t n, float step_size,
+                        float root_correction, float b1, float b2, float eps, float weight_decay) {
+    const float inverse_root = 1.0f / root_correction;
+    for (size_t i = 0; i < n; i++) {
+        const float grad = g[i] + weight_decay * p[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * grad;
+        v[i] = b2 * v[i] + (1.0f - b2) * grad * grad;
+        p[i] -= step_size * m[i] / (sqrtf(v[i]) * inverse_root + eps);
+    }
+}

@@ -1,0 +1,31 @@
+/// A fixed-size array of trivial elements on a 64-byte (cache line, AVX-512) boundary.
+/// BLAS kernels take different paths for differently aligned data, and so round
+/// differently: tables and activations on one alignment give the same scores whatever
+/// address the allocator returned.
+package final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable {
+    package static var alignment: Int { 64 }
+    package let count: Int
+    package let pointer: UnsafeMutablePointer<Element>
+
+    /// Uninitialised storage for `count` elements.
+    package init(uninitialized count: Int) {
+        self.count = count
+        let bytes = max(1, count) * MemoryLayout<Element>.stride
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.alignment)
+            .bindMemory(to: Element.self, capacity: max(1, count))
+    }
+
+    package convenience init(_ values: [Element]) {
+        self.init(uninitialized: values.count)
+        values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+
+    /// `count` rounded up to whole cache lines: the stride that keeps every row of a
+    /// table of such rows aligned.
+    package static func paddedCount(_ count: Int) -> Int {
+        let perLine = alignment / MemoryLayout<Element>.stride
+        return (count + perLine - 1) / perLine * perLine
+    }
+}

@@ -1,0 +1,388 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import LD4MRecCore
+
+/// Everything one training step reads and writes besides the parameters, allocated once
+/// for batches of up to `capacity` users: the batch (x_t, the condition signals, z, the
+/// sparse soft target), what the forward pass records for the backward pass, and the
+/// backward pass's temporaries. Nothing is allocated per step.
+///
+/// h lives in rows of `width` floats (d + d_f rounded up to a cache line) whose tail
+/// holds z, so that W1 reads [h ; z] in place: `hz[s]` is the input of block s and
+/// `hz[S]` the last hidden layer.
+final class TrainingWorkspace: @unchecked Sendable {
+    typealias Buffer = AlignedBuffer<Float>
+
+    let capacity, items, hidden, stepSize, width, signalSize, filmWidth: Int
+    let dims: [Int]
+
+    // The batch.
+    let x: Buffer
+    let collaborative: Buffer
+    let preferences: [Buffer]
+    var rows = 0
+    /// Rows of z_in of the batch's users.
+    var users: [Int] = []
+    var lossWeights: [Float] = []
+    /// The soft target, sparse: user r's nonzero entries are items[offsets[r] ..< offsets[r + 1]].
+    var targetOffsets: [Int] = [0]
+    var targetItems: [Int32] = []
+    var targetValues: [Float] = []
+
+    // The forward pass.
+    let hz: [Buffer]
+    let a, c, g: [Buffer]
+    let blockOutput: [Buffer]
+    /// Per block and modality: the FiLM networks' hidden pre-activations and activations,
+    /// their outputs, and h entering (`filmInput`) and leaving (`filmOutput`) the step.
+    let scaleHidden, shiftHidden, scaleActivation, shiftActivation: [[Buffer]]
+    let scale, shift, filmInput, filmOutput: [[Buffer]]
+    /// The scores, then their gradient.
+    let out: Buffer
+    /// Each user's unweighted loss (members write their users').
+    let perUser: AlignedBuffer<Double>
+
+    // The backward pass.
+    let dH: [Buffer]            // two, alternating; rows of `width`
+    let dScale, dNext, dA, dC, dG: Buffer
+    let dScaleHidden, dShiftHidden: Buffer
+    let dZGate: Buffer
+    let dZ: Buffer
+
+    init(_ layout: ParameterLayout, capacity: Int) {
+        let (n, d, df) = (layout.output.outputs, layout.input.outputs, layout.zIn.cols)
+        let width = AlignedBuffer<Float>.paddedCount(d + df)
+        let signalSize = layout.blocks.first?.condition.inputs ?? 0
+        let filmWidth = layout.blocks.first?.scale.first?.fc1.outputs ?? 0
+        let dims = layout.blocks.first?.scale.map(\.fc1.inputs) ?? []
+        let (blocks, modalities) = (layout.blocks.count, dims.count)
+        func buffer(_ cols: Int) -> Buffer { Buffer(uninitialized: capacity * cols) }
+        func perBlock(_ cols: Int) -> [Buffer] { (0 ..< blocks).map { _ in buffer(cols) } }
+        func perFiLM(_ cols: Int) -> [[Buffer]] { (0 ..< blocks).map { _ in (0 ..< modalities).map { _ in buffer(cols) } } }
+        (self.capacity, items, hidden, stepSize, self.width) = (capacity, n, d, df, width)
+        (self.signalSize, self.filmWidth, self.dims) = (signalSize, filmWidth, dims)
+        x = buffer(n)
+        collaborative = buffer(signalSize)
+        preferences = dims.map(buffer)
+        hz = (0 ... blocks).map { _ in buffer(width) }
+        (a, c, g, blockOutput) = (perBlock(d), perBlock(d), perBlock(d), perBlock(d))
+        (scaleHidden, shiftHidden) = (perFiLM(filmWidth), perFiLM(filmWidth))
+        (scaleActivation, shiftActivation) = (perFiLM(filmWidth), perFiLM(filmWidth))
+        (scale, shift, filmInput, filmOutput) = (perFiLM(d), perFiLM(d), perFiLM(d), perFiLM(d))
+        out = buffer(n)
+        perUser = AlignedBuffer(uninitialized: capacity)
+        dH = [buffer(width), buffer(width)]
+        (dScale, dNext, dA, dC, dG) = (buffer(d), buffer(d), buffer(d), buffer(d), buffer(d))
+        (dScaleHidden, dShiftHidden) = (buffer(filmWidth), buffer(filmWidth))
+        dZGate = buffer(df)
+        dZ = buffer(df)
+    }
+
+    /// z of user r (z_t + z_in[u] in training), in the tail of every hz row.
+    func setZ(row r: Int, _ z: UnsafePointer<Float>) {
+        for buffer in hz { (buffer.pointer + r * width + hidden).update(from: z, count: stepSize) }
+    }
+}
+
+/// One step of Algorithm 1 on a batch already in the workspace: the forward pass, the
+/// loss and its gradient, the backward pass into `gradients`. Every member of a team
+/// calls it; members split each matrix product in fixed blocks of rows (so the results do
+/// not depend on the team's size) and the elementwise work with them, meeting at barriers.
+/// Returns (on rank 0) the batch's loss: the mean over users of weight x loss.
+struct TrainingStep {
+    let weights: ParameterVector
+    let gradients: ParameterVector
+    let workspace: TrainingWorkspace
+    let slope: Float
+    let loss: Hyperparameters.Loss
+
+    /// Products are split in blocks of this many output rows or columns.
+    static let block = 512
+
+    func run(_ team: Team) -> Double {
+        forward(team)
+        team.barrier()
+        let total = lossAndGradient(team)
+        team.barrier()
+        backward(team)
+        return total
+    }
+
+    // MARK: Forward
+
+    func forward(_ team: Team) {
+        let (w, ws, L) = (weights, workspace, weights.layout)
+        let (b, n, d, width) = (ws.rows, ws.items, ws.hidden, ws.width)
+        let cols = team.share(of: d, granule: Self.block)
+        let filmCols = team.share(of: ws.filmWidth, granule: Self.block)
+
+        // The input layer: h0 = x_t W_in^T + b_in.
+        multiply(ws.x.pointer, n, w, L.input, rows: cols, into: ws.hz[0].pointer, ldc: width, b)
+        // The branches that do not depend on h: the condition and the gate of each CG block,
+        // the first layers of the FiLM networks.
+        for (s, block) in L.blocks.enumerated() {
+            multiply(ws.collaborative.pointer, ws.signalSize, w, block.condition, rows: cols, into: ws.c[s].pointer, ldc: d, b)
+            multiply(ws.hz[0].pointer + d, width, w, block.gate, rows: cols, into: ws.g[s].pointer, ldc: d, b)
+            for r in 0 ..< b {
+                let (cRow, gRow) = (ws.c[s].pointer + r * d + cols.lowerBound, ws.g[s].pointer + r * d + cols.lowerBound)
+                Kernels.tanh(cRow, cRow, count: cols.count)
+                Kernels.sigmoid(gRow, gRow, count: cols.count)
+            }
+            for m in ws.dims.indices {
+                for (network, pre, activation) in [(block.scale[m], ws.scaleHidden[s][m], ws.scaleActivation[s][m]),
+                                                   (block.shift[m], ws.shiftHidden[s][m], ws.shiftActivation[s][m])] {
+                    multiply(ws.preferences[m].pointer, ws.dims[m], w, network.fc1, rows: filmCols, into: pre.pointer,
+                             ldc: ws.filmWidth, b)
+                    for r in 0 ..< b {
+                        let offset = r * ws.filmWidth
+                        for i in filmCols { activation.pointer[offset + i] = leaky(pre.pointer[offset + i]) }
+                    }
+                }
+            }
+        }
+        team.barrier()
+        for (s, block) in L.blocks.enumerated() {
+            for m in ws.dims.indices {
+                multiply(ws.scaleActivation[s][m].pointer, ws.filmWidth, w, block.scale[m].fc2, rows: cols,
+                         into: ws.scale[s][m].pointer, ldc: d, b)
+                multiply(ws.shiftActivation[s][m].pointer, ws.filmWidth, w, block.shift[m].fc2, rows: cols,
+                         into: ws.shift[s][m].pointer, ldc: d, b)
+            }
+        }
+        team.barrier()
+
+        // The blocks: h = tanh(W1 [h ; z] + b1) (1 - g) + c g, then the FiLM steps.
+        for (s, block) in L.blocks.enumerated() {
+            multiply(ws.hz[s].pointer, width, w, block.hidden, rows: cols, into: ws.a[s].pointer, ldc: d, b)
+            let (filmIn, filmOut) = (ws.filmInput[s].map(\.pointer), ws.filmOutput[s].map(\.pointer))
+            let (scales, shifts) = (ws.scale[s].map(\.pointer), ws.shift[s].map(\.pointer))
+            let (aBase, cBase, gBase, output) = (ws.a[s].pointer, ws.c[s].pointer, ws.g[s].pointer, ws.blockOutput[s].pointer)
+            let last = s == L.blocks.count - 1
+            for r in 0 ..< b {
+                let o = r * d
+                Kernels.tanh(aBase + o + cols.lowerBound, aBase + o + cols.lowerBound, count: cols.count)
+                let next = ws.hz[s + 1].pointer + r * width
+                for i in cols {
+                    var h = aBase[o + i] * (1 - gBase[o + i]) + cBase[o + i] * gBase[o + i]
+                    for m in filmIn.indices {
+                        if m > 0 { h = leaky(h) }
+                        filmIn[m][o + i] = h
+                        h = scales[m][o + i] * h + shifts[m][o + i]
+                        filmOut[m][o + i] = h
+                    }
+                    output[o + i] = h
+                    next[i] = last ? h : leaky(h)
+                }
+            }
+            team.barrier()
+        }
+
+        // The output layer.
+        let itemRows = team.share(of: n, granule: Self.block)
+        multiply(ws.hz[L.blocks.count].pointer, width, w, L.output, rows: itemRows, into: ws.out.pointer, ldc: n, b)
+    }
+
+    /// `C[:, rows] = X W[rows]^T + b[rows]` for a dense slot, in fixed blocks of rows.
+    private func multiply(_ x: UnsafePointer<Float>, _ ldx: Int, _ w: ParameterVector, _ layer: DenseSlot, rows: Range<Int>,
+                          into c: UnsafeMutablePointer<Float>, ldc: Int, _ batch: Int) {
+        forEachBlock(rows) { part in
+            BLAS.gemm(transposeA: false, transposeB: true, m: batch, n: part.count, k: layer.inputs, x, lda: ldx,
+                      w[layer.weight] + part.lowerBound * layer.inputs, ldb: layer.inputs, c + part.lowerBound, ldc: ldc)
+        }
+        let bias = w[layer.bias]
+        for r in 0 ..< batch {
+            let row = c + r * ldc
+            for i in rows { row[i] += bias[i] }
+        }
+    }
+
+    // MARK: Loss
+
+    /// Each member takes its users; rank 0 adds up the batch's loss. The scores `out`
+    /// become the loss's gradient in place.
+    private func lossAndGradient(_ team: Team) -> Double {
+        let ws = workspace
+        let (b, n) = (ws.rows, ws.items)
+        for r in team.share(of: b) {
+            let row = ws.out.pointer + r * n
+            let weight = ws.lossWeights[r]
+            let entries = ws.targetOffsets[r] ..< ws.targetOffsets[r + 1]
+            switch loss {
+            case .squaredError:
+                // (x - t)^2 summed over all items: sum x^2, corrected where t != 0.
+                var sum = 0.0
+                for e in entries {
+                    let (x, t) = (row[Int(ws.targetItems[e])], ws.targetValues[e])
+                    sum += Double((x - t) * (x - t) - x * x)
+                }
+                let c = 2 * weight / Float(n * b)
+                for i in 0 ..< n {
+                    sum += Double(row[i] * row[i])
+                    row[i] *= c
+                }
+                for e in entries { row[Int(ws.targetItems[e])] -= c * ws.targetValues[e] }
+                ws.perUser.pointer[r] = sum / Double(n)
+            case .multinomial:
+                // -sum t_i log softmax(x)_i = sum t_i (logZ - x_i); the gradient is
+                // (softmax(x) sum t - t) weight / B.
+                var maximum = -Float.infinity
+                for i in 0 ..< n { maximum = max(maximum, row[i]) }
+                var targetScores = 0.0, targetSum: Float = 0
+                for e in entries {
+                    targetScores += Double(ws.targetValues[e]) * Double(row[Int(ws.targetItems[e])])
+                    targetSum += ws.targetValues[e]
+                }
+                for i in 0 ..< n { row[i] -= maximum }
+                Kernels.exp(row, row, count: n)
+                var total = 0.0
+                for i in 0 ..< n { total += Double(row[i]) }
+                ws.perUser.pointer[r] = (Double(maximum) + log(total)) * Double(targetSum) - targetScores
+                let scale = weight * targetSum / Float(total) / Float(b)
+                for i in 0 ..< n { row[i] *= scale }
+                for e in entries { row[Int(ws.targetItems[e])] -= weight * ws.targetValues[e] / Float(b) }
+            }
+        }
+        team.barrier()
+        guard team.rank == 0 else { return 0 }
+        return (0 ..< b).reduce(0.0) { $0 + ws.perUser.pointer[$1] * Double(ws.lossWeights[$1]) } / Double(b)
+    }
+
+    // MARK: Backward
+
+    private func backward(_ team: Team) {
+        let (w, grad, ws, L) = (weights, gradients, workspace, weights.layout)
+        let (b, n, d, width) = (ws.rows, ws.items, ws.hidden, ws.width)
+        let cols = team.share(of: d, granule: Self.block)
+        let filmCols = team.share(of: ws.filmWidth, granule: Self.block)
+        let S = L.blocks.count
+
+        // The output layer: dW_out = dOut^T h, dh = dOut W_out.
+        let itemRows = team.share(of: n, granule: Self.block)
+        weightGradient(ws.out.pointer, n, ws.hz[S].pointer, width, L.output, rows: itemRows, b)
+        var dH = ws.dH[0].pointer
+        inputGradient(ws.out.pointer, n, w, L.output, columns: cols, into: dH, ldc: width, b)
+
+        var current = 0
+        for s in (0 ..< S).reversed() {
+            let block = L.blocks[s]
+            // Each member holds its columns of dH: the elementwise steps need no barrier.
+            if s < S - 1 { multiplyLeakyDerivative(dH, width, ws.blockOutput[s].pointer, d, cols, b) }
+            for m in ws.dims.indices.reversed() {
+                // h_out = scale * h_in + shift.
+                for r in 0 ..< b {
+                    let (o, oh) = (r * d, r * width)
+                    for i in cols {
+                        ws.dScale.pointer[o + i] = dH[oh + i] * ws.filmInput[s][m].pointer[o + i]
+                        ws.dNext.pointer[o + i] = dH[oh + i] * ws.scale[s][m].pointer[o + i]
+                    }
+                }
+                weightGradient(ws.dScale.pointer, d, ws.scaleActivation[s][m].pointer, ws.filmWidth, block.scale[m].fc2,
+                               rows: cols, b)
+                weightGradient(dH, width, ws.shiftActivation[s][m].pointer, ws.filmWidth, block.shift[m].fc2, rows: cols, b)
+                team.barrier()
+                for (network, dOut, ldOut, pre, dHidden) in [
+                    (block.scale[m], ws.dScale.pointer, d, ws.scaleHidden[s][m].pointer, ws.dScaleHidden.pointer),
+                    (block.shift[m], dH, width, ws.shiftHidden[s][m].pointer, ws.dShiftHidden.pointer),
+                ] {
+                    inputGradient(dOut, ldOut, w, network.fc2, columns: filmCols, into: dHidden, ldc: ws.filmWidth, b)
+                    multiplyLeakyDerivative(dHidden, ws.filmWidth, pre, ws.filmWidth, filmCols, b)
+                    weightGradient(dHidden, ws.filmWidth, ws.preferences[m].pointer, ws.dims[m], network.fc1, rows: filmCols, b)
+                }
+                team.barrier()
+                for r in 0 ..< b {
+                    for i in cols { dH[r * width + i] = ws.dNext.pointer[r * d + i] }
+                }
+                if m > 0 { multiplyLeakyDerivative(dH, width, ws.filmOutput[s][m - 1].pointer, d, cols, b) }
+            }
+            // CG block: h = a (1 - g) + c g with a = tanh(.), c = tanh(.), g = sigmoid(.).
+            for r in 0 ..< b {
+                let (o, oh) = (r * d, r * width)
+                for i in cols {
+                    let (a, c, g, dh) = (ws.a[s].pointer[o + i], ws.c[s].pointer[o + i], ws.g[s].pointer[o + i], dH[oh + i])
+                    ws.dA.pointer[o + i] = dh * (1 - g) * (1 - a * a)
+                    ws.dC.pointer[o + i] = dh * g * (1 - c * c)
+                    ws.dG.pointer[o + i] = dh * (c - a) * g * (1 - g)
+                }
+            }
+            weightGradient(ws.dA.pointer, d, ws.hz[s].pointer, width, block.hidden, rows: cols, b)
+            weightGradient(ws.dC.pointer, d, ws.collaborative.pointer, ws.signalSize, block.condition, rows: cols, b)
+            weightGradient(ws.dG.pointer, d, ws.hz[0].pointer + d, width, block.gate, rows: cols, b)
+            team.barrier()
+            // d[h ; z] = dA W1 (the next dH and part of dz), and dz from the gate.
+            current ^= 1
+            dH = ws.dH[current].pointer
+            let inputColumns = team.share(of: d + ws.stepSize, granule: Self.block)
+            inputGradient(ws.dA.pointer, d, w, block.hidden, columns: inputColumns, into: dH, ldc: width, b)
+            if team.rank == 0 {
+                inputGradient(ws.dG.pointer, d, w, block.gate, columns: 0 ..< ws.stepSize, into: ws.dZGate.pointer,
+                              ldc: ws.stepSize, b)
+            }
+            team.barrier()
+            if team.rank == 0 {
+                for r in 0 ..< b {
+                    for j in 0 ..< ws.stepSize {
+                        let gradient = dH[r * width + d + j] + ws.dZGate.pointer[r * ws.stepSize + j]
+                        ws.dZ.pointer[r * ws.stepSize + j] = (s == S - 1 ? 0 : ws.dZ.pointer[r * ws.stepSize + j]) + gradient
+                    }
+                }
+            }
+        }
+        // The input layer: dW_in = dh0^T x_t (no gradient flows into x_t).
+        weightGradient(dH, width, ws.x.pointer, n, L.input, rows: cols, b)
+        team.barrier()
+        // z = z_t + z_in[u].
+        if team.rank == 0 {
+            let zIn = grad[L.zIn]
+            for (r, user) in ws.users.prefix(b).enumerated() {
+                for j in 0 ..< ws.stepSize { zIn[user * ws.stepSize + j] += ws.dZ.pointer[r * ws.stepSize + j] }
+            }
+        }
+    }
+
+    /// `dW[rows] = dY[:, rows]^T X`, `db[rows] = column sums of dY[:, rows]` (overwritten:
+    /// every layer is used once per step).
+    private func weightGradient(_ dy: UnsafePointer<Float>, _ lddy: Int, _ x: UnsafePointer<Float>, _ ldx: Int,
+                                _ layer: DenseSlot, rows: Range<Int>, _ batch: Int) {
+        forEachBlock(rows) { part in
+            BLAS.gemm(transposeA: true, transposeB: false, m: part.count, n: layer.inputs, k: batch, dy + part.lowerBound,
+                      lda: lddy, x, ldb: ldx, gradients[layer.weight] + part.lowerBound * layer.inputs, ldc: layer.inputs)
+        }
+        let bias = gradients[layer.bias]
+        for i in rows { bias[i] = 0 }
+        for r in 0 ..< batch {
+            let row = dy + r * lddy
+            for i in rows { bias[i] += row[i] }
+        }
+    }
+
+    /// `dX[:, columns] = dY W[:, columns]`.
+    private func inputGradient(_ dy: UnsafePointer<Float>, _ lddy: Int, _ w: ParameterVector, _ layer: DenseSlot,
+                               columns: Range<Int>, into dx: UnsafeMutablePointer<Float>, ldc: Int, _ batch: Int) {
+        forEachBlock(columns) { part in
+            BLAS.gemm(transposeA: false, transposeB: false, m: batch, n: part.count, k: layer.outputs, dy, lda: lddy,
+                      w[layer.weight] + part.lowerBound, ldb: layer.inputs, dx + part.lowerBound, ldc: ldc)
+        }
+    }
+
+    private func multiplyLeakyDerivative(_ x: UnsafeMutablePointer<Float>, _ ldx: Int, _ pre: UnsafePointer<Float>,
+                                         _ ldPre: Int, _ columns: Range<Int>, _ batch: Int) {
+        for r in 0 ..< batch {
+            for i in columns where pre[r * ldPre + i] < 0 { x[r * ldx + i] *= slope }
+        }
+    }
+
+    @inline(__always)
+    private func leaky(_ x: Float) -> Float { x < 0 ? x * slope : x }
+
+    /// Calls `body` on each fixed block of `range` (block boundaries are multiples of
+    /// `block` from 0), so that a product's rounding does not depend on the team's size.
+    private func forEachBlock(_ range: Range<Int>, _ body: (Range<Int>) -> Void) {
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let end = min(range.upperBound, (start / Self.block + 1) * Self.block)
+            body(start ..< end)
+            start = end
+        }
+    }
+}

@@ -1,0 +1,78 @@
+"""bfloat16 loading (LD4MREC_PRECISION_BFLOAT16): the library computes exactly what the
+header promises (tables and layer inputs rounded to bf16, float32 sums), as checked
+against the NumPy reference doing the same rounding; and it stays close to float32."""
+
+import numpy as np
+import pytest
+
+import support
+
+ld4mrec = support.import_ld4mrec()
+pytest.importorskip("h5py")
+from reference import ReferenceModel, top_k  # noqa: E402
+
+# float32 sums in the library against float64 in the reference, over bf16 products.
+ATOL = 2e-4
+CONFIGS = {"default": {}, "no-item-item": {"no_item_item": True}, "no-modalities": {"modalities": ""},
+           "sparse-item-item": {"sparse_item_item": True, "seed": 5},
+           "3-blocks": {"blocks": 3, "seed": 3}}
+
+
+@pytest.fixture(scope="module", params=list(CONFIGS), ids=list(CONFIGS))
+def models(request, make_model):
+    path = make_model(**CONFIGS[request.param])
+    with ld4mrec.Model(path, precision="bfloat16") as half, ld4mrec.Model(path) as full:
+        yield path, half, full
+
+
+def histories(reference, rng):
+    warm = reference.item_ids[reference.degrees > 0]
+    cold = reference.item_ids[reference.degrees == 0]
+    cases = [([], None), (list(rng.choice(warm, 5, replace=False)), int(reference.user_ids[3])),
+             (list(rng.choice(warm, 12, replace=False)) + [int(cold[0])], None)]
+    cases += [(list(reference.histories[int(u)]), int(u)) for u in reference.user_ids[:5]]
+    return cases
+
+
+def test_bfloat16_matches_the_rounded_reference(models):
+    path, half, _ = models
+    reference = ReferenceModel(path, precision="bfloat16")
+    for history, user in histories(reference, np.random.default_rng(1)):
+        got = half.score_all_history(history, user=user).astype(np.float64)
+        want = reference.scores(history, user)
+        assert np.abs(got - want).max() < ATOL, (history, user, np.abs(got - want).max())
+
+
+def test_bfloat16_stays_close_to_float32(models):
+    path, half, full = models
+    reference = ReferenceModel(path)
+    assert half.info.precision == "bfloat16" and full.info.precision == "float32"
+    assert half.info.weight_bytes < 0.7 * full.info.weight_bytes  # the signal tables stay float32
+    overlaps = []
+    for history, user in histories(reference, np.random.default_rng(2)):
+        a, b = full.score_all_history(history, user=user), half.score_all_history(history, user=user)
+        spread = a.max() - a.min()
+        assert np.abs(a - b).max() < 0.02 * spread
+        overlaps.append(len(set(top_k(a, 20)) & set(top_k(b, 20))) / 20)
+    assert np.mean(overlaps) >= 0.85, overlaps
+
+
+def test_bfloat16_entry_points_agree(models):
+    """Full vectors, candidates, top-K and batches read the same bf16 tables."""
+    _, half, _ = models
+    with ld4mrec.Store.from_model(half) as store:
+        users = store.user_ids()[:6]
+        table = store.score_all_users(users)
+        for row, user in zip(table, users):
+            history = store.history(user)
+            np.testing.assert_allclose(row, half.score_all_history(history, user=user), atol=1e-5, rtol=0)
+            candidates = half.item_ids()[::7]
+            np.testing.assert_allclose(store.score_user(user, candidates), row[::7], atol=1e-5, rtol=0)
+            items, scores = store.recommend_user(user, k=10)
+            rows = np.searchsorted(half.item_ids(), items)
+            np.testing.assert_allclose(scores, row[rows], atol=1e-5, rtol=0)
+
+
+def test_unknown_precision_is_refused(model_path):
+    with pytest.raises(ValueError, match="precision"):
+        ld4mrec.Model(model_path, precision="int4")
