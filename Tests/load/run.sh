@@ -10,6 +10,7 @@
 #   CXX         the C++ compiler (default g++)
 #   CXXFLAGS    extra flags, e.g. -fsanitize=thread
 #   LDLIBS      extra libraries
+#   POOL_EVERY  one request in POOL_EVERY runs on two pool threads (default 4; 0: none)
 # Needs dist/bin/ld4mrec (make build). Prints swap_test's summary line; exits with its status.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -35,4 +36,4 @@ dist/bin/ld4mrec synthesize --out "$WORK/a.h5" --items 1200 --users 120 --hidden
     -o "$WORK/swap_test" || { echo "swap-test: build failed"; exit 1; }
 
 "$WORK/swap_test" "$WORK/a.h5" "$WORK/b.h5" --seconds "$SECONDS_TO_RUN" --readers 4 --writers 3 \
-    --swap-ms 300 --save "$WORK/store.h5"
+    --swap-ms 300 --pool-every "${POOL_EVERY:-4}" --save "$WORK/store.h5"

@@ -4,7 +4,10 @@
 // (items added, removed, reordered), through ld4mrec::SharedModel, for a bounded time.
 //
 //   swap_test MODEL_A MODEL_B [--seconds S] [--readers N] [--writers M] [--swap-ms T]
-//             [--save PATH]
+//             [--pool-every P] [--save PATH]
+//
+// Requests run on one thread each, as a server calling from many threads would, except
+// one in P (default 4; 0: none) that runs on two of the library's pool threads.
 //
 // Checks, and prints as one summary line:
 //   - requests served and failed: a request fails if it throws, or if its answer is not
@@ -41,7 +44,7 @@ constexpr int64_t UNKNOWN_ITEM = 999'999'937;  // in neither catalogue
 struct Options {
     std::string model_a, model_b, save;
     double seconds = 10;
-    int readers = 4, writers = 3, swap_ms = 300;
+    int readers = 4, writers = 3, swap_ms = 300, pool_every = 4;
 };
 
 // One of the two models: its file, its catalogue (sorted, to check answers), and the
@@ -86,16 +89,16 @@ void check_answer(const Reference &ref, int64_t user, const int64_t *items, cons
 
 void reader(const ld4mrec::SharedModel &current, const ld4mrec::Store &store,
             const Reference refs[2], const std::vector<int64_t> &stable,
-            const std::vector<int64_t> &written, unsigned seed) {
+            const std::vector<int64_t> &written, int pool_every, unsigned seed) {
     std::mt19937_64 rng(seed);
     ld4mrec_recommend_params params = ld4mrec_recommend_params_default();
-    params.n_threads = 1;  // a server calling from many threads
     int64_t items[4 * K];
     float scores[4 * K];
     size_t counts[4];
     while (!stop.load(std::memory_order_relaxed)) {
         const std::shared_ptr<const ld4mrec::Model> model = current.get();  // one request
         const Reference &ref = reference_of(*model, refs);
+        params.n_threads = pool_every > 0 && rng() % pool_every == 0 ? 2 : 1;
         const bool pick_stable = rng() % 2 == 0;
         const int64_t user = pick_stable ? stable[rng() % stable.size()] : written[rng() % written.size()];
         try {
@@ -168,7 +171,7 @@ Options parse(int argc, char **argv) {
     Options o;
     if (argc < 3) {
         std::fprintf(stderr, "usage: %s MODEL_A MODEL_B [--seconds S] [--readers N] [--writers M] "
-                             "[--swap-ms T] [--save PATH]\n", argv[0]);
+                             "[--swap-ms T] [--pool-every P] [--save PATH]\n", argv[0]);
         std::exit(2);
     }
     o.model_a = argv[1];
@@ -179,14 +182,15 @@ Options parse(int argc, char **argv) {
         else if (flag == "--readers") o.readers = std::atoi(argv[i + 1]);
         else if (flag == "--writers") o.writers = std::atoi(argv[i + 1]);
         else if (flag == "--swap-ms") o.swap_ms = std::atoi(argv[i + 1]);
+        else if (flag == "--pool-every") o.pool_every = std::atoi(argv[i + 1]);
         else if (flag == "--save") o.save = argv[i + 1];
         else {
             std::fprintf(stderr, "swap-test: unknown option %s\n", flag.c_str());
             std::exit(2);
         }
     }
-    if (o.readers < 1 || o.writers < 1 || o.seconds <= 0 || o.swap_ms < 1) {
-        std::fprintf(stderr, "swap-test: need readers, writers, seconds and swap-ms above 0\n");
+    if (o.readers < 1 || o.writers < 1 || o.seconds <= 0 || o.swap_ms < 1 || o.pool_every < 0) {
+        std::fprintf(stderr, "swap-test: need readers, writers, seconds and swap-ms above 0, pool-every 0 or more\n");
         std::exit(2);
     }
     return o;
@@ -251,7 +255,7 @@ int main(int argc, char **argv) {
         std::vector<std::thread> threads;
         for (int r = 0; r < o.readers; ++r)
             threads.emplace_back(reader, std::cref(current), std::cref(store), refs, std::cref(stable),
-                                 std::cref(written), 100u + r);
+                                 std::cref(written), o.pool_every, 100u + r);
         for (int w = 0; w < o.writers; ++w)
             threads.emplace_back(writer, std::ref(store), std::cref(owned[w]), std::cref(pool),
                                  std::ref(expected[w]), 200u + w);

@@ -7,7 +7,9 @@
 #                                          instrumented library of `make asan-lib`
 #   bash Tests/sanitizers/run.sh tsan [S]  ThreadSanitizer: the 8-thread swap test (readers,
 #                                          writers, swaps) for S seconds (default 20),
-#                                          against the library of `make tsan-lib`
+#                                          against the library of `make tsan-lib`; one
+#                                          request in $POOL_EVERY on the library's thread
+#                                          pool (default 0: none; see the Makefile)
 #   bash Tests/sanitizers/run.sh valgrind  the C and C++ examples under valgrind
 #                                          --leak-check=full, against dist/lib
 #
@@ -90,7 +92,7 @@ tsan)
     # halt_on_error: the first race fails the run. The library's locks are pthread locks,
     # which TSan sees (docs/TESTING.md); nothing is suppressed.
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-    run "swap test under ThreadSanitizer (${2:-20} s, 8 threads)" env LIB_DIR="$LIB" CXX="$CLANGXX" \
+    run "swap test under ThreadSanitizer (${2:-20} s, 8 threads)" env POOL_EVERY="${POOL_EVERY:-0}" LIB_DIR="$LIB" CXX="$CLANGXX" \
         CXXFLAGS="-fsanitize=thread -O1 -fuse-ld=lld" LDLIBS="-L$SWIFT_RUNTIME -ldispatch -lBlocksRuntime -Wl,-rpath,$SWIFT_RUNTIME" \
         bash Tests/load/run.sh "${2:-20}"
     ;;
