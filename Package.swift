@@ -38,8 +38,12 @@ let package = Package(
         .target(name: "LD4MRec", dependencies: ["LD4MRecCore", "LD4MRecStorage", "LD4MRecServing", "LD4MRecTraining"]),
 
         // The export layer: one thunk per function of Include/ld4mrec.h, checked against it.
-        .target(name: "LD4MRecCABI", dependencies: ["LD4MRecCore", "LD4MRecStorage", "LD4MRecServing", "CLD4MRec"],
+        .target(name: "LD4MRecCABI", dependencies: ["LD4MRecCore", "LD4MRecStorage", "LD4MRecServing", "CLD4MRec",
+                                                    "CLD4MRecCompat"],
                 exclude: ["exports.map"]),
+        // Older layouts of what the C ABI returns by value, for binaries built against
+        // older headers (symbol versions; see exports.map).
+        .target(name: "CLD4MRecCompat"),
         .executableTarget(
             name: "LD4MRecCLI",
             dependencies: ["LD4MRec", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -16,6 +16,27 @@
  *   ld4mrec_store_free(store);
  *   ld4mrec_model_free(model);
  *
+ * Swapping models
+ * ---------------
+ * A store holds item ids, not rows of a model, so any model can serve any store: a
+ * retrained model with a different catalogue (items added, removed, reordered) serves
+ * the same store at once, and no history item is lost on the way. An item the serving
+ * model does not know is skipped when it scores (the stateless functions count it in
+ * out_skipped) and stays in the store, to be served again by a later model that knows
+ * it. To replace a model while requests are being served:
+ *   1. load the new model: ld4mrec_model_load("retrained.h5", &next); (a file that may
+ *      be malformed can first be checked in a child process, see the Conventions);
+ *   2. optionally tell each store, to learn how many of its items the new model does
+ *      not know: ld4mrec_store_set_model(store, next, &unknown);
+ *   3. publish `next` to the threads that serve requests (an atomic pointer, a lock):
+ *      calls that start from now on use it;
+ *   4. free the old model once the last call that was given it has returned
+ *      (reference counts, an epoch or a grace period): ld4mrec_model_free(old).
+ * The library never frees a model by itself, and ld4mrec_model_free must not race
+ * with calls using the model (step 4). Bindings/cpp/ld4mrec.hpp does steps 3 and 4 by
+ * construction (ld4mrec::SharedModel, std::shared_ptr); the Python binding defers a
+ * close() until calls in flight have returned.
+ *
  * Conventions
  * -----------
  * - Capacities are element counts; SIZE_MAX means "large enough".
@@ -24,16 +45,28 @@
  *   no output argument is modified, except where a function says otherwise (a too-small
  *   buffer reports the required count).
  * - Ids are the caller's int64 ids of users and items (the model file maps them to rows).
- *   Item ids the model does not know are skipped and counted, never an error.
+ *   Item ids the model does not know are skipped and counted, never an error. Stores
+ *   keep every item id they are given, known to the serving model or not.
  * - Outputs are caller-allocated with an element capacity. Inputs are only read during
  *   the call and may be freed once it returns. Nothing returned needs freeing except the
  *   handles, through their ld4mrec_*_free function, which accepts NULL.
+ * - Structs that cross the ABI start with struct_size, set by the caller to the size it
+ *   was compiled with: the library reads and writes only the fields that size covers,
+ *   so a caller built against an older, smaller struct keeps working. Structs returned
+ *   by value (ld4mrec_recommend_params_default, ld4mrec_load_params_default) come in one
+ *   symbol version per layout, so a binary gets the layout of the header it was built
+ *   with (see ld4mrec_recommend_params_default).
  * - Thread safety: a loaded model is immutable and may be shared by any number of threads.
  *   A store is safe for concurrent readers and writers (readers see each update whole).
  *   Scoring functions keep their scratch memory per call, never in a global.
  * - No input, however wrong, may abort the calling process: invalid arguments produce a
  *   status code. Passing a pointer that is not NULL but invalid (dangling, too short for
- *   the count given) is undefined behaviour, as in any C library.
+ *   the count given) is undefined behaviour, as in any C library. One exception the
+ *   library cannot rule out: model and store files are read by libhdf5, and libhdf5
+ *   1.10.8 can crash or hang on some deliberately malformed files (found by fuzzing,
+ *   docs/TESTING.md). Files the library or your own trainer wrote are safe; a file of
+ *   unknown origin can be checked first in a child process (`timeout 60 ld4mrec inspect
+ *   FILE` reads a model file the same way) before a long-running service loads it.
  */
 #ifndef LD4MREC_H
 #define LD4MREC_H
@@ -162,8 +195,8 @@ LD4MREC_API int32_t ld4mrec_model_load_with(const char *path, const ld4mrec_load
                                             ld4mrec_model **out_model);
 
 /* Frees a model. NULL is a no-op. Stores created from it keep their own data and stay
- * valid, but may only be scored with a model of the same item catalogue. Must not be
- * called while another thread still uses the model. Since 0.1.0. */
+ * valid; any other model can serve them. Must not be called while another thread still
+ * uses the model (see "Swapping models" above). Since 0.1.0. */
 LD4MREC_API void ld4mrec_model_free(ld4mrec_model *model);
 
 /* Sizes and hyperparameters of a loaded model, filled by ld4mrec_model_get_info. */
@@ -217,10 +250,14 @@ LD4MREC_API int32_t ld4mrec_model_item_ids(const ld4mrec_model *model, int64_t *
 /* ---------------------------------------------------------------------------------- */
 
 /* Histories (sets of item ids) per user id. Safe for any number of concurrent readers
- * and writers; every update is atomic. A store keeps only items its model knows. */
+ * and writers; every update is atomic. A store keeps every item id it is given and can
+ * be served by any model (see "Swapping models" above). It remembers one model, "its
+ * model" (the one it was created with, or set by ld4mrec_store_set_model), only to count
+ * the ids that model does not know in the out_skipped results of add, replace and load;
+ * it holds that model's item ids, not the model, so freeing the model is safe. */
 typedef struct ld4mrec_store ld4mrec_store;
 
-/* Creates an empty store for the model's item catalogue.
+/* Creates an empty store whose model is `model`.
  * Returns LD4MREC_OK or _INVALID_ARGUMENT. Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_store_new(const ld4mrec_model *model, ld4mrec_store **out_store);
 
@@ -230,8 +267,9 @@ LD4MREC_API int32_t ld4mrec_store_new(const ld4mrec_model *model, ld4mrec_store 
 LD4MREC_API int32_t ld4mrec_store_from_model(const ld4mrec_model *model,
                                              ld4mrec_store **out_store);
 
-/* Loads a store saved by ld4mrec_store_save. Item ids the model does not know are
- * skipped; their number goes to *out_skipped (may be NULL).
+/* Loads a store saved by ld4mrec_store_save, with `model` as its model. Every item id
+ * of the file is kept; how many of them (one per user and item) the model does not know
+ * goes to *out_skipped (may be NULL). (Before 0.2.0, those ids were dropped.)
  * Returns LD4MREC_OK, _INVALID_ARGUMENT, _IO, _INVALID_FILE, _UNSUPPORTED_VERSION,
  * _OUT_OF_MEMORY. Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_store_load(const ld4mrec_model *model, const char *path,
@@ -250,8 +288,9 @@ LD4MREC_API int32_t ld4mrec_store_save(const ld4mrec_store *store, const char *p
 LD4MREC_API void ld4mrec_store_free(ld4mrec_store *store);
 
 /* Adds items to a user's history (creating the user if needed); items already present
- * are ignored. Item ids unknown to the model are skipped and counted in *out_skipped
- * (may be NULL). `items` may be NULL only if n_items is 0.
+ * are ignored. How many of the given ids (repeats counted once) the store's model does
+ * not know goes to *out_skipped (may be NULL); they are added all the same. (Before
+ * 0.2.0, those ids were dropped.) `items` may be NULL only if n_items is 0.
  * Returns LD4MREC_OK or _INVALID_ARGUMENT. Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_store_add(ld4mrec_store *store, int64_t user_id,
                                       const int64_t *items, size_t n_items,
@@ -264,8 +303,8 @@ LD4MREC_API int32_t ld4mrec_store_remove(ld4mrec_store *store, int64_t user_id,
                                          const int64_t *items, size_t n_items,
                                          size_t *out_removed);
 
-/* Replaces a user's history by `items` (creating the user if needed), skipping and
- * counting unknown item ids as ld4mrec_store_add does.
+/* Replaces a user's history by `items` (creating the user if needed), counting the ids
+ * the store's model does not know in *out_skipped as ld4mrec_store_add does.
  * Returns LD4MREC_OK or _INVALID_ARGUMENT. Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_store_replace(ld4mrec_store *store, int64_t user_id,
                                           const int64_t *items, size_t n_items,
@@ -277,7 +316,8 @@ LD4MREC_API int32_t ld4mrec_store_replace(ld4mrec_store *store, int64_t user_id,
 LD4MREC_API int32_t ld4mrec_store_clear_user(ld4mrec_store *store, int64_t user_id,
                                              bool *out_existed);
 
-/* Copies a user's history (item ids, ascending by the model's item order) to out_items.
+/* Copies a user's history (item ids, ascending) to out_items. (Before 0.2.0: ascending
+ * by the model's item order.)
  *   out_items  out: room for `capacity` ids; may be NULL if capacity is 0.
  *   out_count  out, not NULL: the history's length (also when the buffer is too small,
  *              so that a call with capacity 0 asks for the size).
@@ -295,6 +335,19 @@ LD4MREC_API size_t ld4mrec_store_n_users(const ld4mrec_store *store);
  * Thread-safe. Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_store_user_ids(const ld4mrec_store *store, int64_t *out_ids,
                                            size_t capacity, size_t *out_count);
+
+/* Makes `model` the store's model (whose unknown ids add, replace and load count) and
+ * reports how many stored items (one per user and item) it does not know. Histories are
+ * not changed: no item is dropped, and any model may serve the store before and after.
+ * Call it when swapping in a retrained model, to learn how much of the stored history
+ * the new model cannot use yet. The store keeps the model's item ids, not the model.
+ *   out_unknown out, may be NULL: the count, over the histories as they were when the
+ *               model was set.
+ * Returns LD4MREC_OK or _INVALID_ARGUMENT. Thread-safe: requests using the store go on
+ * meanwhile; updates wait while it counts (one hash lookup per stored item).
+ * Since 0.2.0. */
+LD4MREC_API int32_t ld4mrec_store_set_model(ld4mrec_store *store, const ld4mrec_model *model,
+                                            size_t *out_unknown);
 
 /* ---------------------------------------------------------------------------------- */
 /* Recommending and scoring                                                             */
@@ -319,8 +372,12 @@ typedef struct ld4mrec_recommend_params {
                                       library's default, see ld4mrec_set_num_threads */
 } ld4mrec_recommend_params;
 
-/* The default options (exclude the history, no item restriction). Thread-safe.
- * Since 0.1.0. */
+/* The default options (exclude the history, no item restriction), with struct_size set
+ * to the size of the struct as the caller was compiled. The struct comes back by value,
+ * in a buffer the caller sized: so the library exports this function once per layout
+ * (GNU symbol versions LD4MREC_0.1 for 0.1.0's 48-byte struct, LD4MREC_0.2 for today's),
+ * and a binary built against an older header keeps getting, and passing back, its own
+ * smaller struct. Thread-safe. Since 0.1.0. */
 LD4MREC_API ld4mrec_recommend_params ld4mrec_recommend_params_default(void);
 
 /* Top-k items for a user of the store, best first. A user absent from the store is

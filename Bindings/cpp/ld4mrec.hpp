@@ -15,6 +15,19 @@
  *   Model is immutable and may be shared by any number of threads (as const Model &); a
  *   Store is safe for concurrent readers and writers. A moved-from object holds no handle
  *   and must only be assigned to or destroyed.
+ * - Swapping in a retrained model while threads serve requests: keep the model in a
+ *   SharedModel; each request takes a std::shared_ptr<const Model> from it, and the old
+ *   model is freed when the last request holding it returns. Any model serves any Store
+ *   (a store keeps item ids, not rows of a model):
+ *
+ *     ld4mrec::SharedModel current(std::make_shared<const ld4mrec::Model>("model.h5"));
+ *     // request threads:
+ *     auto model = current.get();  // stays valid until `model` goes out of scope
+ *     model->recommend_user(store, user_id, 20);
+ *     // nightly:
+ *     auto next = std::make_shared<const ld4mrec::Model>("retrained.h5");
+ *     size_t unknown = store.set_model(*next);  // optional: items `next` does not know
+ *     current.exchange(std::move(next));        // the old model dies with its last user
  * - Functions returning std::vector ask the library for the size first, then fill.
  *   Hot paths have pointer + size overloads that write into caller buffers and allocate
  *   nothing in this header.
@@ -29,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -386,7 +400,9 @@ private:
 // ------------------------------------------------------------------------------------
 
 /// User histories (sets of item ids) keyed by user id; safe for concurrent readers and
-/// writers. Keeps only items its model knows; independent of the Model's lifetime.
+/// writers. Keeps every item id it is given, and any Model can serve it; independent of
+/// the Model's lifetime. Its model (the one it was made with, or given to set_model) only
+/// decides which ids the updates count as unknown.
 class Store {
 public:
     /// An empty store for the model's catalogue (ld4mrec_store_new).
@@ -399,8 +415,8 @@ public:
         return Store(raw);
     }
 
-    /// Loads a store file written by save(); skipped (may be NULL) receives the number of
-    /// item ids the model does not know.
+    /// Loads a store file written by save(), with `model` as its model; every item id is
+    /// kept, and skipped (may be NULL) receives how many of them the model does not know.
     static Store load(const Model &model, const std::string &path, size_t *skipped = nullptr) {
         ld4mrec_store *raw = nullptr;
         detail::check(ld4mrec_store_load(model.get(), path.c_str(), &raw, skipped));
@@ -443,8 +459,8 @@ public:
 
     // -- Updates (each one atomic) -----------------------------------------------------
 
-    /// Adds items to a user's history (creating the user); returns how many ids were
-    /// unknown to the model and skipped.
+    /// Adds items to a user's history (creating the user); returns how many of the ids
+    /// the store's model does not know (kept all the same).
     size_t add(int64_t user, const std::vector<int64_t> &items) {
         return add(user, items.data(), items.size());
     }
@@ -461,7 +477,8 @@ public:
         return update(ld4mrec_store_remove, user, items, n_items);
     }
 
-    /// Replaces a user's history (creating the user); returns the unknown ids skipped.
+    /// Replaces a user's history (creating the user); returns how many of the ids the
+    /// store's model does not know (kept all the same).
     size_t replace(int64_t user, const std::vector<int64_t> &items) {
         return replace(user, items.data(), items.size());
     }
@@ -478,7 +495,7 @@ public:
 
     // -- Reads -------------------------------------------------------------------------
 
-    /// A user's history (in the model's item order). Throws Error
+    /// A user's history (item ids, ascending). Throws Error
     /// (LD4MREC_ERR_UNKNOWN_USER) for a user absent from the store.
     std::vector<int64_t> history(int64_t user) const {
         std::vector<int64_t> items;
@@ -529,8 +546,61 @@ public:
         }
     }
 
+    /// Makes `model` the store's model (the one whose unknown ids add, replace and load
+    /// count); returns how many stored items it does not know. No history changes: call
+    /// it when swapping in a retrained model, to learn what it cannot use yet.
+    size_t set_model(const Model &model) {
+        size_t unknown = 0;
+        detail::check(ld4mrec_store_set_model(get(), model.get(), &unknown));
+        return unknown;
+    }
+
 private:
     std::unique_ptr<ld4mrec_store, detail::StoreDeleter> handle_;
+};
+
+// ------------------------------------------------------------------------------------
+// SharedModel: swapping models while requests are served
+// ------------------------------------------------------------------------------------
+
+/// The model that request threads share, replaced by a retrained one while they run
+/// (ld4mrec.h, "Swapping models"). get() gives each request shared ownership of the
+/// current model, so a model is freed only when it has been replaced and the last
+/// request holding it has returned: freeing can never race with a call. Thread-safe.
+class SharedModel {
+public:
+    /// Throws Error (LD4MREC_ERR_INVALID_ARGUMENT) for a null or moved-from model.
+    explicit SharedModel(std::shared_ptr<const Model> model) : model_(checked(std::move(model))) {}
+
+    SharedModel(const SharedModel &) = delete;
+    SharedModel &operator=(const SharedModel &) = delete;
+
+    /// The current model, kept alive for as long as the caller holds the pointer.
+    std::shared_ptr<const Model> get() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return model_;
+    }
+
+    /// Makes `next` the current model; requests that call get() from now on use it.
+    /// Returns the previous one, freed when the returned pointer and every request still
+    /// holding it are gone. Throws Error (LD4MREC_ERR_INVALID_ARGUMENT) for a null or
+    /// moved-from model, leaving the current one in place.
+    std::shared_ptr<const Model> exchange(std::shared_ptr<const Model> next) {
+        next = checked(std::move(next));
+        std::lock_guard<std::mutex> lock(mutex_);
+        model_.swap(next);
+        return next;
+    }
+
+private:
+    static std::shared_ptr<const Model> checked(std::shared_ptr<const Model> model) {
+        if (model == nullptr || !*model)
+            throw Error(LD4MREC_ERR_INVALID_ARGUMENT, "SharedModel needs a loaded model");
+        return model;
+    }
+
+    mutable std::mutex mutex_;
+    std::shared_ptr<const Model> model_;
 };
 
 // ------------------------------------------------------------------------------------

@@ -21,11 +21,11 @@ do {
     let store = HistoryStore(model: model, trainingHistories: true)
     let user = model.userIDs.first ?? 1
     let newItems = Array(model.catalogue.ids.suffix(2))
-    let skipped = store.add(user: user, items: newItems + [-42])  // -42 is not in the catalogue
-    print("user \(user): \(store.history(of: user)?.count ?? 0) items in history (\(skipped) unknown id skipped)")
+    let unknown = store.add(user: user, items: newItems + [-42])  // -42 is not in the catalogue
+    print("user \(user): \(store.history(of: user)?.count ?? 0) items in history (\(unknown) unknown to the model, kept)")
 
     print("top 10 for user \(user):")
-    for (rank, r) in try model.recommend(try model.query(user: user, in: store), k: 10).enumerated() {
+    for (rank, r) in try model.recommend(model.query(user: user, in: store), k: 10).enumerated() {
         print("  \(rank + 1). item \(r.itemID)  score \(r.score)")
     }
 

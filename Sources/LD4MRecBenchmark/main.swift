@@ -122,17 +122,17 @@ func serving(_ path: String, threads: Int, repeats: Int) throws -> JSON {
         let options = RecommendOptions(threads: threads)
         var next = 0
         let single = try median(repeats) {
-            _ = try model.recommend(try model.query(user: ids[next % ids.count], in: store), k: 20, options: options)
+            _ = try model.recommend(model.query(user: ids[next % ids.count], in: store), k: 20, options: options)
             next += 1
         }
         let candidates = Array(model.catalogue.ids.prefix(300))
-        let rerank = try median(repeats) {
-            _ = model.scores(try model.query(user: ids[next % ids.count], in: store), candidates: candidates, threads: threads)
+        let rerank = median(repeats) {
+            _ = model.scores(model.query(user: ids[next % ids.count], in: store), candidates: candidates, threads: threads)
             next += 1
         }
         let batchUsers = Array(model.userIDs.prefix(400))
         let batch = try median(max(3, repeats / 10)) {
-            _ = try model.recommend(try batchUsers.map { try model.query(user: $0, in: store) }, k: 20, options: options)
+            _ = try model.recommend(batchUsers.map { model.query(user: $0, in: store) }, k: 20, options: options)
         }
         var entry: [(String, JSON)] = [
             ("single_user_top20_s", .number(single)), ("candidates300_s", .number(rerank)),
@@ -164,7 +164,7 @@ func concurrency(_ model: Model, _ store: HistoryStore, _ ids: [Int64]) -> JSON 
                 var served = 0
                 while monotonicSeconds() < deadline {
                     let user = ids[(caller * 37 + served) % ids.count]
-                    if (try? model.recommend(try model.query(user: user, in: store), k: 20, options: RecommendOptions(threads: 1))) != nil {
+                    if (try? model.recommend(model.query(user: user, in: store), k: 20, options: RecommendOptions(threads: 1))) != nil {
                         served += 1
                     }
                 }
@@ -250,12 +250,12 @@ func scaling(items: Int, threads: Int, repeats: Int) throws -> JSON {
     var next = 0
     let options = RecommendOptions(threads: threads)
     let single = try median(repeats) {
-        _ = try model.recommend(try model.query(user: ids[next % ids.count], in: store), k: 20, options: options)
+        _ = try model.recommend(model.query(user: ids[next % ids.count], in: store), k: 20, options: options)
         next += 1
     }
     let batchUsers = Array(model.userIDs.prefix(400))
     let batch = try median(3) {
-        _ = try model.recommend(try batchUsers.map { try model.query(user: $0, in: store) }, k: 20, options: options)
+        _ = try model.recommend(batchUsers.map { model.query(user: $0, in: store) }, k: 20, options: options)
     }
     fields += [("weight_bytes", .number(Double(model.weightBytes))), ("single_user_top20_s", .number(single)),
                ("batch400_users_per_s", .number(400 / batch)), ("peak_memory_bytes", .number(Double(peakMemory())))]

@@ -62,7 +62,7 @@ public func ld4mrec_recommend_user(_ model: OpaquePointer!, _ store: OpaquePoint
                                    _ outCount: UnsafeMutablePointer<Int>!) -> Int32 {
     guarded {
         let model = try LD4MRecCABI.model(model)
-        let query = try model.query(user: userID, in: try LD4MRecCABI.store(store))
+        let query = model.query(user: userID, in: try LD4MRecCABI.store(store))
         try recommendOne(model, query, k, params, outItems, outScores, capacity, outCount)
     }
 }
@@ -99,7 +99,7 @@ public func ld4mrec_recommend_users(_ model: OpaquePointer!, _ store: OpaquePoin
             throw LD4MRecError(.bufferTooSmall, "out_items: capacity \(capacity) is below n_users * k = \(overflow ? "(overflow)" : "\(needed)")")
         }
         let options = try options(params)
-        let results = try model.recommend(try users.map { try model.query(user: $0, in: store) }, k: k, options: options)
+        let results = try model.recommend(users.map { model.query(user: $0, in: store) }, k: k, options: options)
         for (u, recommendations) in results.enumerated() {
             let row = u * k
             write(recommendations, items + row, outScores.map { $0 + row })
@@ -118,7 +118,7 @@ public func ld4mrec_score_user(_ model: OpaquePointer!, _ store: OpaquePointer!,
                                _ outScores: UnsafeMutablePointer<Float>!, _ outUnknown: UnsafeMutablePointer<Int>!) -> Int32 {
     guarded {
         let model = try LD4MRecCABI.model(model)
-        let query = try model.query(user: userID, in: try LD4MRecCABI.store(store))
+        let query = model.query(user: userID, in: try LD4MRecCABI.store(store))
         try scoreCandidates(model, query, candidates, nCandidates, outScores, outUnknown)
     }
 }
@@ -154,7 +154,7 @@ public func ld4mrec_score_all_users(_ model: OpaquePointer!, _ store: OpaquePoin
         let users = try array(userIDs, nUsers, "user_ids")
         guard !users.isEmpty else { throw invalid("n_users must be at least 1") }
         let out = try required(outScores, "out_scores")
-        let queries = try users.map { try model.query(user: $0, in: store) }
+        let queries = users.map { model.query(user: $0, in: store) }
         try model.scores(queries, into: UnsafeMutableBufferPointer(start: out, count: capacityCount(capacity)))
     }
 }

@@ -109,6 +109,15 @@ public func ld4mrec_store_user_ids(_ store: OpaquePointer!, _ outIDs: UnsafeMuta
     }
 }
 
+@c @implementation
+public func ld4mrec_store_set_model(_ store: OpaquePointer!, _ model: OpaquePointer!, _ outUnknown: UnsafeMutablePointer<Int>!) -> Int32 {
+    guarded {
+        let store = try LD4MRecCABI.store(store)
+        let unknown = store.setModel(try LD4MRecCABI.model(model))
+        outUnknown?.pointee = unknown
+    }
+}
+
 /// Query-then-fill: always reports the length; copies when the buffer is large enough.
 private func copyOut(_ values: [Int64], _ out: UnsafeMutablePointer<Int64>?, _ capacity: Int,
                      _ count: UnsafeMutablePointer<Int>, _ name: String) throws {

@@ -37,7 +37,7 @@ struct Recommend: ParsableCommand {
         let model = try reportingErrors { try Model(contentsOf: modelPath, precision: precision) }
         let query: Query
         if let user {
-            query = try reportingErrors { try model.query(user: user, in: HistoryStore(model: model, trainingHistories: true)) }
+            query = model.query(user: user, in: HistoryStore(model: model, trainingHistories: true))
         } else {
             let ids = try (history ?? "").split(separator: ",").map { text -> Int64 in
                 guard let id = Int64(text.filter { $0 != " " }) else {

@@ -7,7 +7,8 @@ struct Synthesize: ParsableCommand {
         discussion: """
             For integration tests and deployment smoke tests: the file is valid and every \
             part of the forward pass is exercised, but its recommendations are meaningless. \
-            Item ids are 1000, 1007, 1014, ...; user ids 500, 503, 506, ...
+            Item ids are 1000, 1007, 1014, ... (see --first-item-id and --item-id-step); \
+            user ids 500, 503, 506, ...
             """)
 
     @Option(help: "Where to write the model.")
@@ -23,6 +24,11 @@ struct Synthesize: ParsableCommand {
     @Option(help: "Modalities as name:dimension, comma-separated; empty for none.")
     var modalities = "image:16,audio:8"
     @Option var seed: UInt64 = 1
+    @Option(name: .customLong("first-item-id"), help: "The id of the first item.")
+    var firstItemID: Int64 = 1000
+    @Option(name: .customLong("item-id-step"),
+            help: "The difference between consecutive item ids; negative for a catalogue in descending id order.")
+    var itemIDStep: Int64 = 7
     @Flag(name: .customLong("no-item-item"), help: "Leave out the item-item prior (a C-Net-only model).")
     var noItemItem = false
     @Flag(name: .customLong("sparse-item-item"), help: "A sparse item-item prior (a few neighbours per item) instead of a dense one.")
@@ -34,6 +40,8 @@ struct Synthesize: ParsableCommand {
         spec.users = users
         spec.seed = seed
         spec.itemItemPrior = !noItemItem
+        spec.firstItemID = firstItemID
+        spec.itemIDStep = itemIDStep
         spec.sparsePrior = sparseItemItem
         spec.hyperparameters.hiddenSize = hidden
         spec.hyperparameters.svdRank = svdRank

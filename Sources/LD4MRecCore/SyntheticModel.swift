@@ -12,6 +12,11 @@ public struct SyntheticModelSpec: Sendable {
     public var itemItemPrior = true
     /// Make that prior sparse (a few random neighbours per item) rather than dense.
     public var sparsePrior = false
+    /// Item ids: item i has id `firstItemID + i * itemIDStep` (a negative step orders the
+    /// catalogue by descending id). Two specs with other ids make models whose catalogues
+    /// overlap, differ and order items differently, as a retrained model's may.
+    public var firstItemID: Int64 = 1000
+    public var itemIDStep: Int64 = 7
     public var seed: UInt64 = 1
 
     public init() {
@@ -25,9 +30,9 @@ public struct SyntheticModelSpec: Sendable {
 }
 
 extension ModelParameters {
-    /// Random parameters following `spec`. Item ids are 1000, 1007, 1014, ...; user ids
-    /// 500, 503, 506, ...: not row numbers, so that id mapping is exercised. The last few
-    /// items get no training interaction (cold items).
+    /// Random parameters following `spec`. Item ids are 1000, 1007, 1014, ... (unless the
+    /// spec says otherwise); user ids 500, 503, 506, ...: not row numbers, so that id
+    /// mapping is exercised. The last few items get no training interaction (cold items).
     public static func synthetic(_ spec: SyntheticModelSpec) throws -> ModelParameters {
         var rng = SeededGenerator(seed: spec.seed)
         var h = spec.hyperparameters
@@ -35,6 +40,10 @@ extension ModelParameters {
         try h.validateArchitecture()
         guard spec.items >= 2, spec.users >= 1, spec.historyLength >= 1 else {
             throw LD4MRecError.invalidArgument("a synthetic model needs at least 2 items, 1 user and history length 1")
+        }
+        let (span, spanOverflow) = spec.itemIDStep.multipliedReportingOverflow(by: Int64(spec.items - 1))
+        guard spec.itemIDStep != 0, !spanOverflow, !spec.firstItemID.addingReportingOverflow(span).overflow else {
+            throw LD4MRecError.invalidArgument("item ids \(spec.firstItemID) + i * \(spec.itemIDStep) must be distinct int64 values for \(spec.items) items")
         }
         let (n, d, k, df) = (spec.items, h.hiddenSize, h.svdRank, h.stepEmbeddingSize)
 
@@ -82,7 +91,7 @@ extension ModelParameters {
         if !spec.itemItemPrior { h.itemItemPrior = .none }
         var parameters = ModelParameters(
             hyperparameters: h,
-            itemIDs: (0 ..< n).map { 1000 + 7 * Int64($0) },
+            itemIDs: (0 ..< n).map { spec.firstItemID + spec.itemIDStep * Int64($0) },
             userIDs: (0 ..< spec.users).map { 500 + 3 * Int64($0) },
             svdItemFactors: matrix(n, k, 1 / Double(n).squareRoot()),
             svdSingularValues: (0 ..< k).map { Float(k - $0) + 0.5 },

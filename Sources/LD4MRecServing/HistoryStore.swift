@@ -1,41 +1,64 @@
 import LD4MRecCore
 
-/// User histories (sets of items) keyed by user id, kept up to date while serving.
-/// Safe for concurrent readers and writers; each update is atomic. Only items of the
-/// model's catalogue are kept: unknown ids are skipped and counted.
+/// User histories (sets of item ids) keyed by user id, kept up to date while serving.
+/// Safe for concurrent readers and writers; each update is atomic.
+///
+/// A store keeps every item id it is given, whatever model serves it: histories are sets
+/// of external ids, and a model resolves them to its rows when it scores (ids it does not
+/// know are skipped and counted per query). So one store serves any model, and a model
+/// swap loses no history item: an item the new model does not know is kept, and served
+/// again by a later model that knows it. The store remembers one model's catalogue (the
+/// model it was made with, or the one given to `setModel`) only to count, in the results
+/// of its updates, the ids that model does not know.
 public final class HistoryStore: @unchecked Sendable {
-    public let catalogue: ItemCatalogue
     private let lock = ReadWriteLock()
-    /// Item rows per user, ascending and unique. Guarded by `lock`.
-    private var histories: [Int64: [Int32]]
+    /// Item ids per user, ascending and unique. Guarded by `lock`.
+    private var histories: [Int64: [Int64]]
+    /// The catalogue unknown ids are counted against. Guarded by `lock`.
+    private var catalogue: ItemCatalogue
 
     /// An empty store, or one holding the model file's training histories.
     public init(model: Model, trainingHistories: Bool = false) {
         catalogue = model.catalogue
-        var histories: [Int64: [Int32]] = [:]
+        var histories: [Int64: [Int64]] = [:]
         if trainingHistories, let csr = model.trainingHistories {
             histories.reserveCapacity(csr.rowCount)
-            for (u, id) in model.userIDs.enumerated() { histories[id] = Array(csr.row(u)).sorted().uniqued() }
+            for (u, id) in model.userIDs.enumerated() {
+                histories[id] = csr.row(u).map { model.catalogue.ids[Int($0)] }.sorted().uniqued()
+            }
         }
         self.histories = histories
     }
 
-    init(catalogue: ItemCatalogue, histories: [Int64: [Int32]]) {
+    init(catalogue: ItemCatalogue, histories: [Int64: [Int64]]) {
         self.catalogue = catalogue
         self.histories = histories
     }
 
+    // MARK: The model unknown ids are counted against
+
+    /// Makes `model` the one whose unknown ids the updates count, and returns how many
+    /// stored items (one per user and item) it does not know. Histories are unchanged:
+    /// any model can serve the store at any time, this only changes what is counted.
+    @discardableResult
+    public func setModel(_ model: Model) -> Int {
+        lock.withWriteLock { catalogue = model.catalogue }
+        // Counted under the read lock: requests go on, updates wait for the count (one
+        // hash lookup per stored item).
+        return withHistories { $0.values.reduce(0) { $0 + model.catalogue.unknownCount($1) } }
+    }
+
+    private var currentCatalogue: ItemCatalogue { lock.withReadLock { catalogue } }
+
     // MARK: Updates
 
-    /// Adds items to a user's history (creating the user). Returns the number of unknown
-    /// item ids skipped.
+    /// Adds items to a user's history (creating the user). Returns how many of the ids
+    /// the store's model does not know (kept all the same).
     @discardableResult
     public func add(user: Int64, items: [Int64]) -> Int {
-        let (rows, unknown) = catalogue.resolveSet(items)
-        lock.withWriteLock {
-            let merged = (histories[user] ?? []) + rows
-            histories[user] = merged.sorted().uniqued()
-        }
+        let added = items.sorted().uniqued()
+        let unknown = currentCatalogue.unknownCount(added)
+        lock.withWriteLock { histories[user] = (histories[user] ?? []).mergedSorted(with: added) }
         return unknown
     }
 
@@ -43,22 +66,24 @@ public final class HistoryStore: @unchecked Sendable {
     /// `.unknownUser` if the store has no such user.
     @discardableResult
     public func remove(user: Int64, items: [Int64]) throws -> Int {
-        let rows = Set(catalogue.resolveSet(items).rows)
+        let removed = Set(items)
         return try lock.withWriteLock {
             guard let current = histories[user] else {
                 throw LD4MRecError(.unknownUser, "user \(user) has no history in this store")
             }
-            let kept = current.filter { !rows.contains($0) }
+            let kept = current.filter { !removed.contains($0) }
             histories[user] = kept
             return current.count - kept.count
         }
     }
 
-    /// Replaces a user's history (creating the user). Returns the unknown ids skipped.
+    /// Replaces a user's history (creating the user). Returns how many of the ids the
+    /// store's model does not know (kept all the same).
     @discardableResult
     public func replace(user: Int64, items: [Int64]) -> Int {
-        let (rows, unknown) = catalogue.resolveSet(items)
-        lock.withWriteLock { histories[user] = rows }
+        let history = items.sorted().uniqued()
+        let unknown = currentCatalogue.unknownCount(history)
+        lock.withWriteLock { histories[user] = history }
         return unknown
     }
 
@@ -70,12 +95,8 @@ public final class HistoryStore: @unchecked Sendable {
 
     // MARK: Reads
 
-    /// A user's history as item ids (in catalogue order), nil for an absent user.
+    /// A user's history as item ids, ascending; nil for an absent user.
     public func history(of user: Int64) -> [Int64]? {
-        itemRows(of: user).map { $0.map { catalogue.ids[Int($0)] } }
-    }
-
-    func itemRows(of user: Int64) -> [Int32]? {
         lock.withReadLock { histories[user] }
     }
 
@@ -84,6 +105,33 @@ public final class HistoryStore: @unchecked Sendable {
     /// User ids, ascending.
     public var userIDs: [Int64] { lock.withReadLock { Array(histories.keys) }.sorted() }
 
-    /// A consistent copy of every history (copy-on-write: O(1) under the lock).
-    func snapshot() -> [Int64: [Int32]] { lock.withReadLock { histories } }
+    /// Runs `body` on every history, under the read lock: one consistent state while
+    /// updates wait. (Not a copy-on-write copy read outside the lock: once the copy is
+    /// released, an update changes the dictionary in place, ordered after the reads only
+    /// by reference counts in the uninstrumented Swift runtime, which ThreadSanitizer
+    /// cannot see; the whole test suite stays checkable that way.)
+    func withHistories<T>(_ body: ([Int64: [Int64]]) throws -> T) rethrows -> T {
+        try lock.withReadLock { try body(histories) }
+    }
+}
+
+extension Array where Element == Int64 {
+    /// The union of two ascending, duplicate-free arrays, ascending and duplicate-free.
+    func mergedSorted(with other: [Int64]) -> [Int64] {
+        var result: [Int64] = []
+        result.reserveCapacity(count + other.count)
+        var (i, j) = (0, 0)
+        while i < count, j < other.count {
+            if self[i] < other[j] {
+                result.append(self[i]); i += 1
+            } else if other[j] < self[i] {
+                result.append(other[j]); j += 1
+            } else {
+                result.append(self[i]); i += 1; j += 1
+            }
+        }
+        result += self[i...]
+        result += other[j...]
+        return result
+    }
 }

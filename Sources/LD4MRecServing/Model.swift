@@ -28,7 +28,10 @@ public final class ItemCatalogue: Sendable {
         return (rows.uniqued(), unknown)
     }
 
-    func isCompatible(with other: ItemCatalogue) -> Bool { self === other || ids == other.ids }
+    /// How many of `ids` the catalogue does not know.
+    func unknownCount(_ ids: some Sequence<Int64>) -> Int {
+        ids.reduce(0) { rowOf[$1] == nil ? $0 + 1 : $0 }
+    }
 }
 
 extension Array where Element: Equatable {

@@ -54,16 +54,10 @@ extension Model {
     }
 
     /// A query for a user of a store; a user absent from the store has an empty history.
-    public func query(user: Int64, in store: HistoryStore) throws -> Query {
-        try requireCompatible(store)
-        return Query(request: ScoringRequest(items: store.itemRows(of: user) ?? [], userRow: userRow(of: user)),
-                     skippedItems: 0)
-    }
-
-    func requireCompatible(_ store: HistoryStore) throws {
-        guard store.catalogue.isCompatible(with: catalogue) else {
-            throw LD4MRecError.invalidArgument("the store was made for a model with another item catalogue")
-        }
+    /// Any model serves any store: the history's ids this model does not know are skipped
+    /// and counted in `skippedItems` (and stay in the store).
+    public func query(user: Int64, in store: HistoryStore) -> Query {
+        query(history: store.history(of: user) ?? [], user: user)
     }
 
     /// The same query, never recommending `ids` either (in top-K; scores are unchanged).

@@ -30,6 +30,14 @@ extension Dataset {
         let modalities = try names.map { Modality(name: $0, features: try NPY.readMatrix("\(directory)/\($0)_feat.npy")) }
 
         let interactions = try readInteractions("\(directory)/\(interName)")
+        // Dense ids, as the layout requires, bound what is allocated per user and item by
+        // the size of the file: a stray large id is an error, not gigabytes of rows.
+        guard interactions.users == interactions.maxUser + 1 else {
+            throw LD4MRecError.invalidFile("'\(directory)/\(interName)': user ids must be dense from 0, but \(interactions.users) users have ids up to \(interactions.maxUser)")
+        }
+        guard !modalities.isEmpty || interactions.items == interactions.maxItem + 1 else {
+            throw LD4MRecError.invalidFile("'\(directory)/\(interName)': item ids must be dense from 0 when no feature file lists the items, but \(interactions.items) items have ids up to \(interactions.maxItem)")
+        }
         var itemCount = interactions.maxItem + 1
         for modality in modalities {
             guard modality.features.rows >= itemCount else {
@@ -51,7 +59,7 @@ extension Dataset {
     }
 
     private static func readInteractions(_ path: String) throws
-        -> (triples: [(Int, Int, Int)], maxUser: Int, maxItem: Int, duplicates: Int) {
+        -> (triples: [(Int, Int, Int)], maxUser: Int, maxItem: Int, users: Int, items: Int, duplicates: Int) {
         let bytes = try FileBytes.read(path)
         var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
@@ -71,6 +79,7 @@ extension Dataset {
         var triples: [(Int, Int, Int)] = []
         triples.reserveCapacity(lines.count)
         var seen = Set<Int>()
+        var (users, items) = (Set<Int>(), Set<Int>())
         var duplicates = 0
         var (maxUser, maxItem) = (-1, -1)
         for (index, line) in lines.enumerated().dropFirst() {
@@ -102,11 +111,13 @@ extension Dataset {
                 continue
             }
             triples.append((user, item, label))
+            users.insert(user)
+            items.insert(item)
             maxUser = max(maxUser, user)
             maxItem = max(maxItem, item)
         }
         guard !triples.isEmpty else { throw LD4MRecError.invalidFile("'\(path)': no interactions") }
-        return (triples, maxUser, maxItem, duplicates)
+        return (triples, maxUser, maxItem, users.count, items.count, duplicates)
     }
 
     /// Writes the dataset in the MMRec layout: `<folder>/<name>.inter` and

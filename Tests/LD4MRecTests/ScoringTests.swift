@@ -84,7 +84,7 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
         let model = try smallModel()
         let store = HistoryStore(model: model, trainingHistories: true)
         let users = Array(model.userIDs.prefix(5)) + [999_999]
-        let queries = try users.map { try model.query(user: $0, in: store) }
+        let queries = users.map { model.query(user: $0, in: store) }
         var batch = [Float](repeating: 0, count: users.count * model.itemCount)
         try batch.withUnsafeMutableBufferPointer { try model.scores(queries, into: $0) }
         let candidates: [Int64] = [model.catalogue.ids[3], 12345, model.catalogue.ids[0], model.catalogue.ids[39]]

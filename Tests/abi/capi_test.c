@@ -332,6 +332,9 @@ static void test_null_store_functions(void) {
     CHECK_INVALID(ld4mrec_store_user_ids(NULL, buffer, N_ITEMS, &count));
     CHECK_INVALID(ld4mrec_store_user_ids(store, buffer, N_ITEMS, NULL));
     CHECK(count == 12345);
+    CHECK_INVALID(ld4mrec_store_set_model(NULL, model, &count));
+    CHECK_INVALID(ld4mrec_store_set_model(store, NULL, &count));
+    CHECK(count == 12345);
 
     /* The failed calls changed nothing. */
     CHECK(ld4mrec_store_n_users(store) == N_USERS);
@@ -698,24 +701,27 @@ static void test_store_updates(void) {
     size_t skipped = 99, removed = 99;
     bool existed = false;
 
-    /* add: unknown ids skipped and counted, repeats kept once, sorted in item order. */
+    /* add: ids unknown to the model are counted and kept (a later model may know them),
+     * repeats kept once, ids ascending. */
     int64_t added[6] = {items[9], UNKNOWN_ITEM, items[2], items[9], -1, items[5]};
     CHECK_OK(ld4mrec_store_add(store, user, added, 6, &skipped));
     CHECK(skipped == 2);
-    CHECK(history_of(store, user, history, N_ITEMS) == 3);
-    CHECK(history[0] == items[2] && history[1] == items[5] && history[2] == items[9]);
+    CHECK(history_of(store, user, history, N_ITEMS) == 5);
+    CHECK(history[0] == -1 && history[1] == items[2] && history[2] == items[5] &&
+          history[3] == items[9] && history[4] == UNKNOWN_ITEM);
     CHECK_OK(ld4mrec_store_add(store, user, &items[5], 1, &skipped)); /* already there */
     CHECK(skipped == 0);
-    CHECK(history_of(store, user, history, N_ITEMS) == 3);
+    CHECK(history_of(store, user, history, N_ITEMS) == 5);
 
-    /* remove: counts what was there; unknown and absent items are ignored. */
+    /* remove: counts what was there, known to the model or not; absent items are
+     * ignored. */
     int64_t gone[4] = {items[5], items[7], UNKNOWN_ITEM, items[5]};
     CHECK_OK(ld4mrec_store_remove(store, user, gone, 4, &removed));
-    CHECK(removed == 1);
-    CHECK(history_of(store, user, history, N_ITEMS) == 2);
-    int64_t rest[2] = {items[2], items[9]};
-    CHECK_OK(ld4mrec_store_remove(store, user, rest, 2, &removed));
     CHECK(removed == 2);
+    CHECK(history_of(store, user, history, N_ITEMS) == 3);
+    int64_t rest[3] = {items[2], items[9], -1};
+    CHECK_OK(ld4mrec_store_remove(store, user, rest, 3, &removed));
+    CHECK(removed == 3);
     CHECK(history_of(store, user, history, N_ITEMS) == 0); /* the user stays, empty */
     CHECK(ld4mrec_store_n_users(store) == 1);
     removed = 99;
@@ -723,12 +729,12 @@ static void test_store_updates(void) {
                 LD4MREC_ERR_UNKNOWN_USER);
     CHECK(removed == 99);
 
-    /* replace: creates the user; unknown ids skipped and counted. */
+    /* replace: creates the user; unknown ids counted and kept. */
     int64_t replacement[3] = {items[299], UNKNOWN_ITEM, items[0]};
     CHECK_OK(ld4mrec_store_replace(store, user + 1, replacement, 3, &skipped));
     CHECK(skipped == 1);
-    CHECK(history_of(store, user + 1, history, N_ITEMS) == 2);
-    CHECK(history[0] == items[0] && history[1] == items[299]);
+    CHECK(history_of(store, user + 1, history, N_ITEMS) == 3);
+    CHECK(history[0] == items[0] && history[1] == items[299] && history[2] == UNKNOWN_ITEM);
     CHECK_OK(ld4mrec_store_replace(store, user + 1, NULL, 0, &skipped));
     CHECK(skipped == 0);
     CHECK(history_of(store, user + 1, history, N_ITEMS) == 0);
@@ -830,7 +836,7 @@ static void test_store_files(void) {
         ld4mrec_store_free(loaded);
     }
 
-    /* The same file with a smaller catalogue: items beyond it are skipped and counted. */
+    /* The same file with a smaller catalogue: items beyond it are counted, and kept. */
     ld4mrec_model *small = NULL;
     if (CHECK_OK(ld4mrec_model_load(small_model_path, &small))) {
         size_t expected = 0;
@@ -847,6 +853,7 @@ static void test_store_files(void) {
         if (CHECK_OK(ld4mrec_store_load(small, path, &loaded, &skipped))) {
             CHECK(skipped == expected && expected > 0);
             CHECK(ld4mrec_store_n_users(loaded) == n);
+            CHECK(same_store(store, loaded));
             ld4mrec_store_free(loaded);
         }
         ld4mrec_model_free(small);
@@ -874,8 +881,9 @@ static void test_store_files(void) {
     ld4mrec_store_free(store);
 }
 
-/* A store keeps its data after its model is freed; with another catalogue it is refused. */
-static void test_store_model_lifetime(void) {
+/* A store keeps its data after its model is freed, and another model serves it: the
+ * history items it does not know are skipped when it scores, and kept in the store. */
+static void test_store_served_by_another_model(void) {
     ld4mrec_model *small = NULL;
     if (!CHECK_OK(ld4mrec_model_load(small_model_path, &small))) return;
     ld4mrec_store *store = NULL;
@@ -883,20 +891,81 @@ static void test_store_model_lifetime(void) {
     ld4mrec_model_free(small);
     int64_t history[N_ITEMS];
     CHECK(history_of(store, users[0], history, N_ITEMS) > 0);
-    CHECK_OK(ld4mrec_store_add(store, NEW_USER, &items[1], 1, NULL));
+    /* items[250] is beyond the small model's catalogue, known to `model`. */
+    int64_t mixed[3] = {items[1], items[250], UNKNOWN_ITEM};
+    size_t unknown = 99;
+    CHECK_OK(ld4mrec_store_replace(store, NEW_USER, mixed, 3, &unknown));
+    CHECK(unknown == 2); /* counted against the store's model, the small one */
     CHECK_OK(ld4mrec_store_save(store, temp_path("orphan-store.h5")));
 
-    int64_t top[5];
-    size_t count = 99;
-    CHECK_INVALID(ld4mrec_recommend_user(model, store, users[0], 5, NULL, top, NULL, 5, &count));
-    CHECK(count == 99);
-    float score;
-    CHECK_INVALID(ld4mrec_score_user(model, store, users[0], &items[0], 1, &score, NULL));
+    /* `model` serves it as it would the history's known items, given statelessly. */
+    int64_t top[5], expected_top[5];
+    float scores[5], expected_scores[5];
+    size_t count = 99, expected_count = 0, skipped = 0;
+    CHECK_OK(ld4mrec_recommend_user(model, store, NEW_USER, 5, NULL, top, scores, 5, &count));
+    CHECK_OK(ld4mrec_recommend_history(model, mixed, 3, &NEW_USER, 5, NULL, expected_top,
+                                       expected_scores, 5, &expected_count, &skipped));
+    CHECK(skipped == 1 && count == 5 && expected_count == 5);
+    CHECK(memcmp(top, expected_top, sizeof top) == 0);
+    float score = 0, expected_score = 1;
+    CHECK_OK(ld4mrec_score_user(model, store, NEW_USER, &items[7], 1, &score, NULL));
+    CHECK_OK(ld4mrec_score_history(model, mixed, 3, &NEW_USER, &items[7], 1, &expected_score,
+                                   NULL, NULL));
+    CHECK(close_enough(score, expected_score));
     float *full = malloc(N_ITEMS * sizeof *full);
-    CHECK_INVALID(ld4mrec_score_all_users(model, store, users, 1, full, N_ITEMS));
+    CHECK_OK(ld4mrec_score_all_users(model, store, users, 1, full, N_ITEMS));
     int64_t many[5];
-    CHECK_INVALID(ld4mrec_recommend_users(model, store, users, 1, 5, NULL, many, NULL, 5, NULL));
+    CHECK_OK(ld4mrec_recommend_users(model, store, &NEW_USER, 1, 5, NULL, many, NULL, 5, NULL));
+    CHECK(memcmp(many, expected_top, sizeof many) == 0);
     free(full);
+    /* Nothing was dropped on the way. */
+    CHECK(history_of(store, NEW_USER, history, N_ITEMS) == 3);
+    CHECK(history[0] == items[1] && history[1] == items[250] && history[2] == UNKNOWN_ITEM);
+    ld4mrec_store_free(store);
+}
+
+/* ld4mrec_store_set_model counts the stored items the new model does not know and
+ * changes what add and replace count; it changes no history. */
+static void test_store_set_model(void) {
+    ld4mrec_model *small = NULL;
+    if (!CHECK_OK(ld4mrec_model_load(small_model_path, &small))) return;
+    ld4mrec_store *store = store_from_model();
+    int64_t extra[2] = {items[150], UNKNOWN_ITEM};
+    CHECK_OK(ld4mrec_store_add(store, NEW_USER, extra, 2, NULL));
+
+    /* The expected count, from the histories: ids beyond the small catalogue, or in no
+     * catalogue. */
+    size_t expected_small = 0, expected_model = 0, n = 0;
+    int64_t ids[N_USERS + 1];
+    CHECK_OK(ld4mrec_store_user_ids(store, ids, N_USERS + 1, &n));
+    static int64_t before[N_USERS + 1][N_ITEMS + 1];
+    long lengths[N_USERS + 1];
+    for (size_t u = 0; u < n; u++) {
+        lengths[u] = history_of(store, ids[u], before[u], N_ITEMS + 1);
+        for (long j = 0; j < lengths[u]; j++) {
+            long i = item_index(before[u][j]);
+            expected_small += i < 0 || i >= SMALL_N_ITEMS;
+            expected_model += i < 0;
+        }
+    }
+    size_t unknown = 0;
+    CHECK_OK(ld4mrec_store_set_model(store, small, &unknown));
+    CHECK(unknown == expected_small && expected_small > expected_model);
+    CHECK_OK(ld4mrec_store_add(store, NEW_USER + 1, extra, 2, &unknown));
+    CHECK(unknown == 2);
+    CHECK_OK(ld4mrec_store_replace(store, NEW_USER + 1, &items[SMALL_N_ITEMS - 1], 2, &unknown));
+    CHECK(unknown == 1);
+    CHECK_OK(ld4mrec_store_clear_user(store, NEW_USER + 1, NULL));
+    for (size_t u = 0; u < n; u++) { /* every history as it was */
+        int64_t now[N_ITEMS + 1];
+        CHECK(history_of(store, ids[u], now, N_ITEMS + 1) == lengths[u] &&
+              memcmp(now, before[u], (size_t)lengths[u] * sizeof now[0]) == 0);
+    }
+    ld4mrec_model_free(small); /* the store keeps item ids, not the model */
+    CHECK_OK(ld4mrec_store_set_model(store, model, &unknown));
+    CHECK(unknown == expected_model && expected_model == 1);
+    CHECK_OK(ld4mrec_store_set_model(store, model, NULL));
+    CHECK(ld4mrec_store_n_users(store) == N_USERS + 1);
     ld4mrec_store_free(store);
 }
 
@@ -1033,6 +1102,117 @@ static void test_params(void) {
     params.n_excluded_items = 3;
     CHECK_INVALID(ld4mrec_recommend_user(model, store, users[2], 10, &params, top, scores, 10,
                                          &count));
+    ld4mrec_store_free(store);
+}
+
+/* The struct_size rule (Include/ld4mrec.h, Conventions) with structs in heap blocks of
+ * exactly the caller's size, so that AddressSanitizer (make asan-test) catches a read or
+ * write past them: a 0.1.0 caller's params, a cut prefix, a newer caller's larger
+ * struct; the same for model_info and load_params. */
+static void test_struct_prefixes(void) {
+    ld4mrec_store *store = store_from_model();
+    const size_t v010 = offsetof(ld4mrec_recommend_params, n_excluded_items) + sizeof(size_t);
+    CHECK(v010 == 48 && sizeof(ld4mrec_recommend_params) == 56); /* LP64 */
+    int64_t top[10], expected[10], unfiltered[10];
+    size_t count = 0, n_expected = 0;
+    CHECK_OK(ld4mrec_recommend_user(model, store, users[6], 10, NULL, unfiltered, NULL, 10, &count));
+    ld4mrec_recommend_params params = ld4mrec_recommend_params_default();
+    params.excluded_items = &unfiltered[0];
+    params.n_excluded_items = 1;
+    params.n_threads = 1;
+    CHECK_OK(ld4mrec_recommend_user(model, store, users[6], 10, &params, expected, NULL, 10,
+                                    &n_expected));
+    CHECK(n_expected == 10 && expected[0] == unfiltered[1]);
+
+    /* A 0.1.0 struct (no n_threads) and today's, each in a block of its size; and a
+     * newer caller's, 16 bytes longer, whose unknown tail the library ignores. */
+    const size_t sizes[] = {v010, sizeof params, sizeof params + 16};
+    for (size_t j = 0; j < 3; j++) {
+        unsigned char *block = malloc(sizes[j]);
+        memset(block, 0x7f, sizes[j]); /* garbage beyond the fields copied below */
+        ld4mrec_recommend_params prefix = params;
+        prefix.struct_size = sizes[j];
+        memcpy(block, &prefix, sizes[j] < sizeof prefix ? sizes[j] : sizeof prefix);
+        const ld4mrec_recommend_params *caller = (const ld4mrec_recommend_params *)(void *)block;
+        count = 0;
+        CHECK_OK(ld4mrec_recommend_user(model, store, users[6], 10, caller, top, NULL, 10, &count));
+        CHECK(count == 10 && memcmp(top, expected, sizeof top) == 0);
+        CHECK_OK(ld4mrec_recommend_users(model, store, &users[6], 1, 10, caller, top, NULL, 10,
+                                         NULL));
+        CHECK(memcmp(top, expected, sizeof top) == 0);
+        free(block);
+    }
+    /* Cut below 0.1.0's struct: refused, in a block of the cut size. */
+    for (size_t size = sizeof(size_t); size < v010; size += 8) {
+        ld4mrec_recommend_params *cut = malloc(size);
+        memcpy(cut, &params, size);
+        cut->struct_size = size;
+        count = 99;
+        CHECK_INVALID(ld4mrec_recommend_history(model, NULL, 0, NULL, 10, cut, top, NULL, 10,
+                                                &count, NULL));
+        CHECK(count == 99);
+        free(cut);
+    }
+
+    /* model_info: 0.1.0's struct (up to n_modalities: precision and weight_bytes came in
+     * 0.2.0), today's, and a newer caller's 16 bytes longer, each in a block of its size
+     * (what lies beyond the fields the size covers stays untouched); cut below 0.1.0's:
+     * refused, nothing written. */
+    const size_t info_v010 = offsetof(ld4mrec_model_info, n_modalities) + sizeof(int32_t);
+    ld4mrec_model_info reference;
+    memset(&reference, 0, sizeof reference);
+    reference.struct_size = sizeof reference;
+    CHECK_OK(ld4mrec_model_get_info(model, &reference));
+    const size_t info_sizes[] = {info_v010, sizeof reference, sizeof reference + 16};
+    for (size_t j = 0; j < 3; j++) {
+        const size_t size = info_sizes[j];
+        unsigned char *block = malloc(size);
+        memset(block, 0x5a, size);
+        memcpy(block, &size, sizeof size);
+        CHECK_OK(ld4mrec_model_get_info(model, (ld4mrec_model_info *)(void *)block));
+        ld4mrec_model_info got;
+        memset(&got, 0x5a, sizeof got);
+        memcpy(&got, block, size < sizeof got ? size : sizeof got);
+        CHECK(got.struct_size == size); /* as the caller gave it */
+        CHECK(got.format_version == reference.format_version && got.n_items == reference.n_items &&
+              got.n_users == reference.n_users && got.n_history_users == reference.n_history_users &&
+              got.hidden_size == reference.hidden_size && got.svd_rank == reference.svd_rank &&
+              got.step_embedding_size == reference.step_embedding_size &&
+              got.n_steps == reference.n_steps && got.n_blocks == reference.n_blocks &&
+              got.film_hidden_size == reference.film_hidden_size &&
+              got.n_modalities == reference.n_modalities);
+        if (size >= sizeof got)
+            CHECK(got.precision == reference.precision && got.weight_bytes == reference.weight_bytes);
+        int tail = 1;
+        for (size_t i = sizeof reference; i < size; i++) tail &= block[i] == 0x5a;
+        CHECK(tail);
+        free(block);
+    }
+    /* load_params (0.2.0's is the first): in a block of its size, and a newer caller's
+     * 16 bytes longer with a garbage tail the library must not read as anything. */
+    const size_t load_sizes[] = {sizeof(ld4mrec_load_params), sizeof(ld4mrec_load_params) + 16};
+    for (size_t j = 0; j < 2; j++) {
+        unsigned char *block = malloc(load_sizes[j]);
+        memset(block, 0x7e, load_sizes[j]);
+        ld4mrec_load_params load = ld4mrec_load_params_default();
+        load.struct_size = load_sizes[j];
+        memcpy(block, &load, sizeof load);
+        ld4mrec_model *loaded = NULL;
+        CHECK_OK(ld4mrec_model_load_with(model_path, (const ld4mrec_load_params *)(void *)block, &loaded));
+        CHECK(ld4mrec_model_n_items(loaded) == N_ITEMS);
+        ld4mrec_model_free(loaded);
+        free(block);
+    }
+    for (size_t size = sizeof(size_t); size < info_v010; size += 4) {
+        unsigned char *block = malloc(size);
+        memset(block, 0x5a, size);
+        memcpy(block, &size, sizeof size);
+        CHECK_INVALID(ld4mrec_model_get_info(model, (ld4mrec_model_info *)(void *)block));
+        int untouched = 1;
+        for (size_t i = sizeof size; i < size; i++) untouched &= block[i] == 0x5a;
+        CHECK(untouched);
+        free(block);
+    }
     ld4mrec_store_free(store);
 }
 
@@ -1571,10 +1751,12 @@ int main(int argc, char **argv) {
     RUN(test_store_updates);
     RUN(test_store_buffers);
     RUN(test_store_files);
-    RUN(test_store_model_lifetime);
+    RUN(test_store_served_by_another_model);
+    RUN(test_store_set_model);
     RUN(test_k_validation);
     RUN(test_huge_k);
     RUN(test_params);
+    RUN(test_struct_prefixes);
     RUN(test_filters);
     RUN(test_stateful_equals_stateless);
     RUN(test_recommend_users);

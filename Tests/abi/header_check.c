@@ -61,11 +61,12 @@ struct function_table {
                                size_t, float *, size_t);
     int32_t (*score_all_history)(const ld4mrec_model *, const int64_t *, size_t,
                                  const int64_t *, float *, size_t, size_t *);
+    int32_t (*store_set_model)(ld4mrec_store *, const ld4mrec_model *, size_t *);
 };
 
 /* Keep in step with the header: Tests/abi/run.sh compares this count with the number of
  * LD4MREC_API declarations. */
-#define N_FUNCTIONS 35
+#define N_FUNCTIONS 36
 
 static const struct function_table functions = {
     ld4mrec_version_number,
@@ -103,6 +104,7 @@ static const struct function_table functions = {
     ld4mrec_score_history,
     ld4mrec_score_all_users,
     ld4mrec_score_all_history,
+    ld4mrec_store_set_model,
 };
 
 /* The enum's values are part of the ABI. */

@@ -107,17 +107,20 @@ int main(int argc, char **argv) {
 
         ld4mrec::Store fresh = ld4mrec::Store(model);
         CHECK(fresh.n_users() == 0 && fresh.user_ids().empty());
+        // 999999999 is unknown to the model: counted, and kept.
         CHECK(fresh.add(7, {items[3], items[1], 999999999, items[3]}) == 1);
-        CHECK((fresh.history(7) == std::vector<int64_t>{items[1], items[3]}));
+        CHECK((fresh.history(7) == std::vector<int64_t>{items[1], items[3], 999999999}));
         CHECK(fresh.remove(7, {items[1], items[2]}) == 1);
         CHECK(fresh.replace(8, {}) == 0 && fresh.history(8).empty() && fresh.contains(8));
         CHECK(fresh.clear_user(8) && !fresh.clear_user(8));
-        int64_t one[1];
-        CHECK(fresh.history(7, one, 1) == 1 && one[0] == items[3]);
+        int64_t two[2];
+        CHECK(fresh.history(7, two, 2) == 2 && two[0] == items[3] && two[1] == 999999999);
+        CHECK_THROWS(fresh.history(7, two, 1), LD4MREC_ERR_BUFFER_TOO_SMALL);
         fresh.save(tmp + "/hpp-store.h5");
         size_t skipped = 99;
         ld4mrec::Store reloaded = ld4mrec::Store::load(model, tmp + "/hpp-store.h5", &skipped);
-        CHECK(skipped == 0 && reloaded.user_ids() == std::vector<int64_t>{7});
+        CHECK(skipped == 1 && reloaded.user_ids() == std::vector<int64_t>{7});
+        CHECK((reloaded.history(7) == std::vector<int64_t>{items[3], 999999999}));
         CHECK_THROWS(ld4mrec::Store::load(model, model_path), LD4MREC_ERR_INVALID_FILE);
         ld4mrec::Store moved = std::move(reloaded);
         CHECK(!reloaded && moved.n_users() == 1);
@@ -198,6 +201,34 @@ int main(int argc, char **argv) {
         CHECK_THROWS(model.score_all_history(history.data(), history.size(), short_row.data(),
                                              short_row.size()),
                      LD4MREC_ERR_BUFFER_TOO_SMALL);
+
+        // Swapping models: a SharedModel hands out shared ownership; the replaced model
+        // lives until its last holder lets go, and any model serves the store.
+        {
+            auto first = std::make_shared<const ld4mrec::Model>(model_path);
+            std::weak_ptr<const ld4mrec::Model> watch = first;
+            ld4mrec::SharedModel current(first);
+            first.reset();
+            std::shared_ptr<const ld4mrec::Model> in_flight = current.get();  // a request
+            auto next = std::make_shared<const ld4mrec::Model>(model_path);
+            CHECK(store.set_model(*next) == 0);
+            auto previous = current.exchange(next);
+            CHECK(previous == in_flight && current.get() == next);
+            previous.reset();
+            CHECK(!watch.expired());  // the request still holds it, and can use it
+            CHECK(same(in_flight->recommend_user(store, user, 10), top));
+            in_flight.reset();
+            CHECK(watch.expired());   // freed with its last holder
+            CHECK(same(current.get()->recommend_user(store, user, 10), top));
+            CHECK_THROWS(current.exchange(nullptr), LD4MREC_ERR_INVALID_ARGUMENT);
+            CHECK_THROWS(current.exchange(std::make_shared<const ld4mrec::Model>(std::move(loaded))),
+                         LD4MREC_ERR_INVALID_ARGUMENT);  // `loaded` was moved from above
+            CHECK(current.get() == next);
+            CHECK_THROWS(ld4mrec::SharedModel(nullptr), LD4MREC_ERR_INVALID_ARGUMENT);
+            // set_model counts against the new model; histories are untouched.
+            CHECK(fresh.set_model(model) == 1);
+            CHECK((fresh.history(7) == std::vector<int64_t>{items[3], 999999999}));
+        }
 
         // Errors carry the status and the library's text.
         try {

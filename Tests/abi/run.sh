@@ -5,7 +5,9 @@
 #     and agrees with the C API (hpp_test.cpp);
 #   - the exported symbols of dist/lib/libld4mrec.so are exactly the header's LD4MREC_API
 #     functions, and the SONAME is libld4mrec.so.<LD4MREC_ABI_VERSION>;
-#   - the C API tests (capi_test.c) against synthesized models.
+#   - the C API tests (capi_test.c) against synthesized models, a program built against
+#     the 0.1.0 header (v010_caller.c), and the C fuzz targets replaying their seeds and
+#     regression inputs (Tests/fuzz).
 # Usage: bash Tests/abi/run.sh   (from any folder). Prints `abi: N passed, M failed`.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -76,8 +78,9 @@ check "ld4mrec.hpp compiles as C++17 (${CXXFLAGS[*]})" \
 tr '\n' ' ' <"$HEADER" | grep -oE 'LD4MREC_API[^;(]*\(' |
     grep -oE '[A-Za-z_][A-Za-z0-9_]*[[:space:]]*\($' | tr -d ' (' |
     grep '^ld4mrec_' | sort -u >"$WORK/declared"
-# Global defined dynamic symbols (uppercase nm types), without version suffixes.
-nm -D --defined-only "$LIB" | awk 'NF >= 3 && $2 ~ /^[A-Z]$/ { print $3 }' | sed 's/@.*//' |
+# Global defined dynamic symbols (uppercase nm types), without version suffixes; the
+# symbol versions' own names (absolute, type A) are checked below.
+nm -D --defined-only "$LIB" | awk 'NF >= 3 && $2 ~ /^[B-Z]$/ { print $3 }' | sed 's/@.*//' |
     sort -u >"$WORK/exported"
 
 compare_symbols() {
@@ -90,6 +93,21 @@ compare_symbols() {
 }
 check "exported symbols = the $(wc -l <"$WORK/declared") LD4MREC_API functions, nothing else" \
     compare_symbols
+
+# Symbol versions (Sources/LD4MRecCABI/exports.map): every function in LD4MREC_0.1, the
+# version an unversioned reference (a binary linked against 0.1.0) binds to; the
+# by-value ld4mrec_recommend_params_default once per struct layout, the newest default.
+symbol_versions_are_right() {
+    local versions
+    versions=$(nm -D --defined-only "$LIB" | awk 'NF >= 3 && $2 ~ /^[B-Z]$/ { print $3 }' | grep '^ld4mrec_')
+    printf '%s\n' "$versions" | grep -v '^ld4mrec_recommend_params_default@' |
+        grep -v '@@LD4MREC_0\.1$' && { echo "functions above are not in LD4MREC_0.1"; return 1; }
+    [ "$(printf '%s\n' "$versions" | grep '^ld4mrec_recommend_params_default@' | sort | tr '\n' ' ')" = \
+        "ld4mrec_recommend_params_default@@LD4MREC_0.2 ld4mrec_recommend_params_default@LD4MREC_0.1 " ] ||
+        { echo "ld4mrec_recommend_params_default is not @LD4MREC_0.1 plus @@LD4MREC_0.2"; return 1; }
+}
+check "symbol versions: LD4MREC_0.1 for all, ld4mrec_recommend_params_default also @@LD4MREC_0.2" \
+    symbol_versions_are_right
 
 count_matches_header_check() {
     local listed
@@ -129,6 +147,38 @@ check "synthesize the test models" bash -c "
 
 if [ -x "$WORK/hpp_test" ]; then
     check "ld4mrec.hpp wrappers (hpp_test)" timeout 300 "$WORK/hpp_test" "$MODEL" "$WORK"
+fi
+
+# A binary built against the 0.1.0 header and linked, as then, against a library without
+# symbol versions (a stub with the same SONAME), run against this one.
+v010_stub() {
+    mkdir -p "$WORK/stub" &&
+        sed -n 's/.*LD4MREC_API[^(]*\b\(ld4mrec_[a-z0-9_]*\)(.*/void \1(void) {}/p' \
+            Tests/abi/v0.1.0/ld4mrec.h >"$WORK/stub/stub.c" &&
+        gcc -shared -fPIC -Wl,-soname,libld4mrec.so.1 "$WORK/stub/stub.c" -o "$WORK/stub/libld4mrec.so.1" &&
+        ln -sf libld4mrec.so.1 "$WORK/stub/libld4mrec.so" &&
+        gcc "${CFLAGS[@]}" -I Tests/abi/v0.1.0 Tests/abi/v010_caller.c -L "$WORK/stub" -lld4mrec \
+            "-Wl,-rpath,$ROOT/dist/lib" -o "$WORK/v010_caller"
+}
+if check "v010_caller.c builds against the 0.1.0 header and an unversioned library" v010_stub; then
+    check "a 0.1.0 binary works with this library (v010_caller)" "$WORK/v010_caller" "$MODEL"
+fi
+
+# The C fuzz targets (Tests/fuzz) over their seeds and regression inputs, without libFuzzer:
+# every input that once broke the library stays fixed, in the release build too.
+replay_fuzz_target() {
+    local target=$1 inputs=()
+    gcc -std=c11 -O1 -g -Wall -Wextra -Werror -I Include Tests/fuzz/replay.c "Tests/fuzz/$target.c" "${LINK[@]}" -lm \
+        -o "$WORK/replay_$target" || return 1
+    for folder in "Tests/fuzz/seeds/$target" "Tests/fuzz/regressions/$target"; do
+        [ -d "$folder" ] && inputs+=("$folder"/*)
+    done
+    LD4MREC_FUZZ_MODEL=$WORK/fuzz/a.h5 LD4MREC_FUZZ_MODEL_B=$WORK/fuzz/b.h5 TMPDIR=$WORK "$WORK/replay_$target" "${inputs[@]}"
+}
+if check "the fuzz targets' models" bash Tests/fuzz/models.sh "$WORK/fuzz"; then
+    for target in fuzz_model_file fuzz_store_file fuzz_capi; do
+        check "$target replays its seeds and regression inputs" replay_fuzz_target "$target"
+    done
 fi
 
 if check "capi_test.c compiles (${CFLAGS[*]} -pthread)" \

@@ -17,7 +17,12 @@ def synthesize(path, **options):
     args = [str(CLI), "synthesize", "--out", str(path)]
     for name, value in options.items():
         flag = "--" + name.replace("_", "-")
-        args += [flag] if value is True else [flag, str(value)]
+        if value is True:
+            args.append(flag)
+        elif str(value).startswith("-"):
+            args.append(f"{flag}={value}")  # else read as an option of its own
+        else:
+            args += [flag, str(value)]
     result = subprocess.run(args, capture_output=True, text=True)
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}{result.stderr}"
     return Path(path)

@@ -270,3 +270,40 @@ def test_ids_outside_int64_are_refused(model, store):
     store.add(2 ** 63 - 1, [1000])
     store.add(-(2 ** 63), [1007])
     np.testing.assert_array_equal(store.history(-(2 ** 63)), [1007])
+
+
+# ---- struct_size: callers compiled against older, smaller structs ------------------------
+
+
+def test_params_struct_of_an_older_caller(model):
+    """A 0.1.0 caller's ld4mrec_recommend_params ends before n_threads: the library reads
+    only the fields its struct_size covers. Through dlsym (ctypes) the by-value default
+    is the newest layout."""
+    import ctypes
+
+    defaults = _capi.ld4mrec_recommend_params_default()
+    assert defaults.struct_size == ctypes.sizeof(_capi.ld4mrec_recommend_params) == 56
+
+    class ParamsV010(ctypes.Structure):
+        _fields_ = _capi.ld4mrec_recommend_params._fields_[:-1]   # n_threads came in 0.2.0
+
+    assert ctypes.sizeof(ParamsV010) == 48
+    expected, _ = model.recommend_history([1000, 1007], k=8, excluded_items=[1014])
+    excluded = np.array([1014], dtype=np.int64)
+    old = ParamsV010(struct_size=48, exclude_history=True,
+                     excluded_items=excluded.ctypes.data_as(_capi.int64_p), n_excluded_items=1)
+    history = np.array([1000, 1007], dtype=np.int64)
+    items = np.empty(8, dtype=np.int64)
+    count = ctypes.c_size_t()
+    status = _capi.ld4mrec_recommend_history(
+        model._handle, history.ctypes.data_as(_capi.int64_p), 2, None, 8,
+        ctypes.cast(ctypes.pointer(old), ctypes.POINTER(_capi.ld4mrec_recommend_params)),
+        items.ctypes.data_as(_capi.int64_p), None, 8, ctypes.byref(count), None)
+    assert status == _capi.LD4MREC_OK and count.value == 8
+    np.testing.assert_array_equal(items, expected)
+    old.struct_size = 40                                          # cut below 0.1.0's
+    status = _capi.ld4mrec_recommend_history(
+        model._handle, None, 0, None, 8,
+        ctypes.cast(ctypes.pointer(old), ctypes.POINTER(_capi.ld4mrec_recommend_params)),
+        items.ctypes.data_as(_capi.int64_p), None, 8, ctypes.byref(count), None)
+    assert status == _capi.LD4MREC_ERR_INVALID_ARGUMENT

@@ -394,6 +394,8 @@ INVALID_CALLS = [
         r.m, None, 3, None, r.out_scores_p, 1200, byref(r.count))),
     ("score_all_history", "out_scores", lambda r: C.ld4mrec_score_all_history(
         r.m, r.ids_p, 3, None, None, 1200, byref(r.count))),
+    ("store_set_model", "store", lambda r: C.ld4mrec_store_set_model(None, r.m, byref(r.count))),
+    ("store_set_model", "model", lambda r: C.ld4mrec_store_set_model(r.s, None, byref(r.count))),
 ]
 
 
@@ -454,15 +456,24 @@ def test_optional_pointers_may_be_null(raw, tmp_path):
     assert C.ld4mrec_store_save(raw.s, store_path) == OK
     assert C.ld4mrec_store_load(raw.m, store_path, byref(raw.out_store), None) == OK
     assert C.ld4mrec_store_n_users(raw.out_store) == C.ld4mrec_store_n_users(raw.s)
+    assert C.ld4mrec_store_set_model(raw.out_store, raw.m, None) == OK
     C.ld4mrec_store_free(raw.out_store)
 
 
-def test_store_of_another_catalogue_is_refused(make_model, raw):
+def test_store_of_another_catalogue_is_served(make_model, raw):
+    """Since 0.2.0 any model serves any store (0.1.0 refused one of another catalogue):
+    the history items it does not know are skipped, as in the stateless call."""
     with ld4mrec.Model(make_model(items=200)) as other:
+        history = np.empty(400, dtype=np.int64)
+        assert C.ld4mrec_store_get_history(raw.s, 500, history.ctypes.data_as(C.int64_p), 400,
+                                           byref(raw.count)) == OK
+        history = history[:raw.count.value]
+        assert (history >= 1000 + 7 * 200).any()   # some items the other model does not know
         status = C.ld4mrec_recommend_user(other._handle, raw.s, 500, 5, None, raw.out_ids_p,
                                           raw.out_scores_p, 400, byref(raw.count))
-        assert status == INVALID and "catalogue" in last_error()
-        assert raw.untouched()
+        assert status == OK and raw.count.value == 5
+        want, _ = other.recommend_history(history, k=5, user=500)
+        np.testing.assert_array_equal(raw.out_ids[:5], want)
 
 
 # ---- k ------------------------------------------------------------------------------------
@@ -567,16 +578,21 @@ def test_unknown_user(model, store):
     np.testing.assert_array_equal(scores, want_scores)
 
 
-def test_unknown_items_are_skipped_and_counted(model, store, tmp_path):
+def test_unknown_items_are_counted_kept_and_skipped(model, store, tmp_path):
+    """Ids the model does not know: a store counts and keeps them (since 0.2.0: a later
+    model may know them; 0.1.0 dropped them), scoring skips them."""
     unknown = [-1, 1001, 10 ** 15]
     assert store.add(7, [1000, -1, 1007, 1001, 1000, 10 ** 15]) == 3
-    np.testing.assert_array_equal(store.history(7), [1000, 1007])
+    np.testing.assert_array_equal(store.history(7), [-1, 1000, 1001, 1007, 10 ** 15])
     assert store.add(7, unknown) == 3
     assert store.replace(7, [1014, 1001]) == 1
-    np.testing.assert_array_equal(store.history(7), [1014])
-    assert store.remove(7, [1001, 1000]) == 0
+    np.testing.assert_array_equal(store.history(7), [1001, 1014])
+    assert store.remove(7, [1001, 1000]) == 1
     assert store.remove(7, [1014, 1014, -1]) == 1
     assert store.history(7).size == 0 and 7 in store.user_ids()
+    store.replace(8, [1000] + unknown)
+    np.testing.assert_array_equal(store.recommend_user(8, k=5)[0], model.recommend_history([1000], k=5)[0])
+    np.testing.assert_array_equal(store.score_user(8, [1007, 1001]), model.score_history([1000], [1007, 1001]))
 
     items, scores, skipped = model.recommend_history([1000] + unknown, k=5, return_counts=True)
     assert skipped == 3
@@ -649,10 +665,10 @@ def test_store_file_that_is_not_a_store(tmp_path, model, model_path):
 def test_good_handwritten_store_file(tmp_path, model):
     path = write_store_file(tmp_path / "store.h5", [9, 5], [0, 3, 4], [1014, 1000, 1000, 1001])
     store = ld4mrec.Store.load(model, path)
-    assert store.skipped == 1
+    assert store.skipped == 1                                   # 1001, kept
     np.testing.assert_array_equal(store.user_ids(), [5, 9])
     np.testing.assert_array_equal(store.history(9), [1000, 1014])
-    assert store.history(5).size == 0
+    np.testing.assert_array_equal(store.history(5), [1001])
 
 
 # ---- the last error is per thread ------------------------------------------------------------

@@ -27,7 +27,7 @@ def assert_same_histories(got, want):
 
 
 def test_round_trip(tmp_path, model, store):
-    store.add(500, [1000, 2093])
+    store.add(500, [1000, 2093])               # 2093 is no item of the model: kept
     store.replace(1, [1014, 1007, 1007, 1000])
     store.replace(2, [])                       # an empty history is kept
     store.add(-3, [model.item_ids()[-1]])        # negative user id, cold item
@@ -37,7 +37,8 @@ def test_round_trip(tmp_path, model, store):
     store.add(500, [1021])                     # later changes are not in the file
 
     with ld4mrec.Store.load(model, path) as loaded:
-        assert loaded.skipped == 0
+        assert loaded.skipped == 1                     # 2093, counted and kept
+        assert 2093 in loaded.history(500)
         assert loaded.n_users == len(before) == 63
         assert_same_histories(all_histories(loaded), before)
         np.testing.assert_array_equal(loaded.history(2), [])
@@ -67,20 +68,25 @@ def test_file_format(tmp_path, model):
 
 
 def test_load_into_another_catalogue(tmp_path, model, store, make_model):
+    """Loaded with a model that knows fewer items, a store keeps them all (since 0.2.0;
+    0.1.0 dropped them) and counts them; the model skips them when it scores."""
     path = tmp_path / "store.h5"
     store.save(path)
     before = all_histories(store)
     with ld4mrec.Model(make_model(items=200)) as small:   # ids 1000 ... 2393
-        known = set(small.item_ids().tolist())
-        expected_skipped = sum(int((~np.isin(h, small.item_ids())).sum()) for h in before.values())
-        assert expected_skipped > 0
+        expected_unknown = sum(int((~np.isin(h, small.item_ids())).sum()) for h in before.values())
+        assert expected_unknown > 0
         with ld4mrec.Store.load(small, path) as loaded:
-            assert loaded.skipped == expected_skipped
-            assert loaded.n_users == len(before)              # users with no known item stay
-            for user, history in before.items():
-                want = np.array([i for i in history.tolist() if i in known], dtype=np.int64)
-                np.testing.assert_array_equal(loaded.history(user), want)
-            loaded.recommend_user(500, k=5)                    # scored with the small model
+            assert loaded.skipped == expected_unknown
+            assert_same_histories(all_histories(loaded), before)
+            history = before[500]
+            assert not np.isin(history, small.item_ids()).all()
+            items, _ = loaded.recommend_user(500, k=5)         # scored with the small model
+            np.testing.assert_array_equal(items, small.recommend_history(history, k=5, user=500)[0])
+            # Served by the full model again, with every item.
+            assert loaded.set_model(model) == 0
+            np.testing.assert_array_equal(loaded.recommend_user(500, k=5)[0],
+                                          model.recommend_history(history, k=5, user=500)[0])
 
 
 def test_save_errors(tmp_path, store):

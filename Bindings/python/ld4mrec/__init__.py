@@ -21,11 +21,24 @@ Training in PyTorch (distributed, exporting model files): the optional subpackag
 
 Threads: a Model is immutable and a Store is safe for concurrent readers and writers, so
 both may be shared between threads; the library releases the GIL during calls (ctypes).
-Do not ``close()`` a Model or Store while another thread is still using it.
+``close()`` is safe while other threads use the object: calls already running finish
+with it, and the library handle is freed when the last of them returns; calls made
+after close() raise ValueError.
+
+Swapping in a retrained model while other threads serve requests: a Store keeps item
+ids, not rows of a model, so any model serves it and no history item is lost::
+
+    new = ld4mrec.Model("retrained.h5")
+    unknown = store.set_model(new)   # store.recommend_* use `new` from now on
+    old.close()                      # freed once the calls still using it return
+
+Items the new model does not know stay in the store (``unknown`` counts them) and are
+served again by a later model that knows them.
 """
 
 import ctypes
 import os
+import threading
 from ctypes import byref, c_bool, c_int64, c_size_t
 from dataclasses import dataclass
 
@@ -298,23 +311,69 @@ class ModelInfo:
 
 class _Handle:
     """Owns one library handle: close() frees it (also on ``with`` exit and garbage
-    collection); methods of a closed object raise ValueError."""
+    collection); methods of a closed object raise ValueError.
+
+    Every library call holds the handle through ``with self._use() as handle`` (or
+    _acquire/_release): close() while calls run on other threads only marks the object
+    closed, and the last of those calls frees the handle when it returns. So a thread
+    may close a Model or Store that others are still using."""
 
     _handle = None
+    _lock = None
     _kind = "object"
 
     @staticmethod
     def _free(handle):
         raise NotImplementedError
 
+    def _open(self, handle):
+        self._lock = threading.Lock()
+        self._calls = 0          # library calls holding the handle now
+        self._closing = False    # close() was called: no new calls
+        self._handle = handle
+
     def close(self):
-        handle, self._handle = self._handle, None
+        if self._lock is None:   # never opened
+            return
+        with self._lock:
+            self._closing = True
+            if self._calls:
+                return           # the last call in flight frees it
+            handle, self._handle = self._handle, None
         if handle:
             self._free(handle)
 
     @property
     def closed(self):
-        return not self._handle
+        return self._lock is None or self._closing
+
+    def _try_acquire(self):
+        """The handle, held until _release(); None if the object is closed."""
+        if self._lock is None:
+            return None
+        with self._lock:
+            if self._closing:
+                return None
+            self._calls += 1
+            return self._handle
+
+    def _acquire(self):
+        handle = self._try_acquire()
+        if handle is None:
+            raise ValueError(f"the {self._kind} is closed")
+        return handle
+
+    def _release(self):
+        with self._lock:
+            self._calls -= 1
+            if not (self._closing and self._calls == 0):
+                return
+            handle, self._handle = self._handle, None
+        if handle:
+            self._free(handle)
+
+    def _use(self):
+        return _Use(self)
 
     def __enter__(self):
         return self
@@ -328,10 +387,52 @@ class _Handle:
         except Exception:  # interpreter shutdown: module globals may be gone
             pass
 
-    def _h(self):
-        if not self._handle:
-            raise ValueError(f"the {self._kind} is closed")
-        return self._handle
+
+
+class _Use:
+    """``with owner._use() as handle``: the handle, held for the block (see _Handle)."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner):
+        self._owner = owner
+
+    def __enter__(self):
+        return self._owner._acquire()
+
+    def __exit__(self, *exc):
+        self._owner._release()
+
+
+class _Serving:
+    """``with store._serving() as (model, model_handle, store_handle)``: the store and
+    the model it is served with, both held for the block. A model replaced by
+    set_model() and closed in between is not an error: the new one is used."""
+
+    __slots__ = ("_store", "_model")
+
+    def __init__(self, store):
+        self._store = store
+
+    def __enter__(self):
+        store = self._store
+        while True:
+            model = store._model
+            model_handle = model._try_acquire()
+            if model_handle is not None:
+                break
+            if model is store._model:
+                raise ValueError("the model is closed")
+        self._model = model
+        try:
+            return model, model_handle, store._acquire()
+        except BaseException:
+            model._release()
+            raise
+
+    def __exit__(self, *exc):
+        self._store._release()
+        self._model._release()
 
 
 class Model(_Handle):
@@ -339,8 +440,8 @@ class Model(_Handle):
 
     ``Model(path)`` loads and validates a model file (docs/FORMAT.md); with
     ``precision="bfloat16"`` its large tables are held in bfloat16 (half the memory and
-    memory traffic, scores within about 1e-3 of their spread). close() frees it; stores
-    made from it keep it referenced."""
+    memory traffic, scores within about 1e-3 of their spread). close() frees it once no
+    call uses it any more; stores made from it keep it referenced."""
 
     _kind = "model"
     _free = staticmethod(lambda handle: _capi.ld4mrec_model_free(handle))
@@ -352,7 +453,7 @@ class Model(_Handle):
         params.precision = _PRECISIONS[precision]
         handle = _capi.ld4mrec_model_p()
         _check(_capi.ld4mrec_model_load_with(_path(path), byref(params), byref(handle)))
-        self._handle = handle
+        self._open(handle)
         self.path = os.fspath(path)
 
         info = _capi.ld4mrec_model_info()
@@ -414,7 +515,6 @@ class Model(_Handle):
         Returns (item ids int64, scores float32), at most k long; with return_counts,
         (items, scores, skipped) where skipped counts history ids the model does not know.
         """
-        handle = self._h()
         history = _ids(history, "history")
         params, keep = _params(exclude_history, only_items, excluded_items, n_threads)
         k = _k(k)
@@ -422,10 +522,11 @@ class Model(_Handle):
         items = np.empty(capacity, dtype=np.int64)
         scores = np.empty(capacity, dtype=np.float32)
         count, skipped = c_size_t(), c_size_t()
-        _check(_capi.ld4mrec_recommend_history(
-            handle, _int64_p(history), history.size, _user_p(user), k, byref(params),
-            _int64_p(items), _float_p(scores), capacity, byref(count), byref(skipped)),
-            required=lambda: count.value)
+        with self._use() as handle:
+            _check(_capi.ld4mrec_recommend_history(
+                handle, _int64_p(history), history.size, _user_p(user), k, byref(params),
+                _int64_p(items), _float_p(scores), capacity, byref(count), byref(skipped)),
+                required=lambda: count.value)
         del keep
         n = count.value
         if return_counts:
@@ -436,14 +537,14 @@ class Model(_Handle):
         """Scores (float32) of the candidate ids for a history, in the order of
         `candidates`; -inf for ids the model does not know. With return_counts,
         (scores, unknown candidates, skipped history ids)."""
-        handle = self._h()
         history = _ids(history, "history")
         candidates = _ids(candidates, "candidates")
         scores = np.empty(candidates.size, dtype=np.float32)
         unknown, skipped = c_size_t(), c_size_t()
-        _check(_capi.ld4mrec_score_history(
-            handle, _int64_p(history), history.size, _user_p(user), _int64_p(candidates),
-            candidates.size, _float_p(scores), byref(unknown), byref(skipped)))
+        with self._use() as handle:
+            _check(_capi.ld4mrec_score_history(
+                handle, _int64_p(history), history.size, _user_p(user), _int64_p(candidates),
+                candidates.size, _float_p(scores), byref(unknown), byref(skipped)))
         if return_counts:
             return scores, unknown.value, skipped.value
         return scores
@@ -451,13 +552,13 @@ class Model(_Handle):
     def score_all_history(self, history, user=None, *, return_counts=False):
         """The full score vector (float32, n_items, in the order of item_ids) for a
         history. With return_counts, (scores, skipped history ids)."""
-        handle = self._h()
         history = _ids(history, "history")
         scores = np.empty(self._n_items, dtype=np.float32)
         skipped = c_size_t()
-        _check(_capi.ld4mrec_score_all_history(
-            handle, _int64_p(history), history.size, _user_p(user), _float_p(scores),
-            scores.size, byref(skipped)))
+        with self._use() as handle:
+            _check(_capi.ld4mrec_score_all_history(
+                handle, _int64_p(history), history.size, _user_p(user), _float_p(scores),
+                scores.size, byref(skipped)))
         if return_counts:
             return scores, skipped.value
         return scores
@@ -469,42 +570,47 @@ class Model(_Handle):
 
 
 class Store(_Handle):
-    """User histories (sets of item ids) per user id, for one model's catalogue.
+    """User histories (sets of item ids) per user id.
 
     Safe for concurrent readers and writers. ``Store(model)`` is an empty store;
     Store.from_model(model) and Store.load(model, path) start from saved histories. The
-    store keeps its model referenced and scores with it."""
+    store keeps its model referenced and scores with it; set_model() replaces it by any
+    other model (a store keeps every item id it is given, known to its model or not).
+    Updates count the ids the store's model does not know."""
 
     _kind = "store"
     _free = staticmethod(lambda handle: _capi.ld4mrec_store_free(handle))
 
     def __init__(self, model):
-        """An empty store for the model's catalogue (ld4mrec_store_new)."""
+        """An empty store whose model is `model` (ld4mrec_store_new)."""
         out = _capi.ld4mrec_store_p()
-        _check(_capi.ld4mrec_store_new(model._h(), byref(out)))
+        with model._use() as model_handle:
+            _check(_capi.ld4mrec_store_new(model_handle, byref(out)))
         self._adopt(model, out)
 
     def _adopt(self, model, handle, skipped=0):
         self._model = model
-        self._handle = handle
-        self.skipped = skipped  # item ids skipped while loading (Store.load)
+        self._open(handle)
+        self.skipped = skipped  # item ids the model did not know when loading (Store.load)
 
     @classmethod
     def from_model(cls, model):
         """A store holding the training histories of the model file (empty if none)."""
         out = _capi.ld4mrec_store_p()
-        _check(_capi.ld4mrec_store_from_model(model._h(), byref(out)))
+        with model._use() as model_handle:
+            _check(_capi.ld4mrec_store_from_model(model_handle, byref(out)))
         store = cls.__new__(cls)
         store._adopt(model, out)
         return store
 
     @classmethod
     def load(cls, model, path):
-        """A store saved by save(); item ids the model does not know are skipped and
-        counted in the new store's ``skipped``."""
+        """A store saved by save(), with `model` as its model. Every item id of the file
+        is kept; the new store's ``skipped`` counts those the model does not know."""
         out = _capi.ld4mrec_store_p()
         skipped = c_size_t()
-        _check(_capi.ld4mrec_store_load(model._h(), _path(path), byref(out), byref(skipped)))
+        with model._use() as model_handle:
+            _check(_capi.ld4mrec_store_load(model_handle, _path(path), byref(out), byref(skipped)))
         store = cls.__new__(cls)
         store._adopt(model, out, skipped.value)
         return store
@@ -513,7 +619,20 @@ class Store(_Handle):
 
     @property
     def model(self):
+        """The model the store is served with (see set_model)."""
         return self._model
+
+    def set_model(self, model):
+        """Serves the store with `model` from now on, and counts against it the ids that
+        updates report as unknown. Returns how many stored items (one per user and item)
+        `model` does not know; they stay in the store. Histories do not change. Calls
+        already running finish with the previous model, which may then be closed (it is
+        freed when they return)."""
+        unknown = c_size_t()
+        with model._use() as model_handle, self._use() as handle:
+            _check(_capi.ld4mrec_store_set_model(handle, model_handle, byref(unknown)))
+        self._model = model
+        return unknown.value
 
     def __repr__(self):
         state = "closed" if self.closed else f"{self.n_users} users"
@@ -522,20 +641,25 @@ class Store(_Handle):
     def save(self, path):
         """Saves atomically (temporary file, fsync, rename): the file at `path` is either
         the previous one or the complete new one."""
-        _check(_capi.ld4mrec_store_save(self._h(), _path(path)))
+        with self._use() as handle:
+            _check(_capi.ld4mrec_store_save(handle, _path(path)))
 
     # ---- updates
+
+    def _serving(self):
+        return _Serving(self)
 
     def _update(self, function, user, items):
         """One of the history updates, which share a signature: returns its count."""
         items = _ids(items, "items")
         count = c_size_t()
-        _check(function(self._h(), _int64(user), _int64_p(items), items.size, byref(count)))
+        with self._use() as handle:
+            _check(function(handle, _int64(user), _int64_p(items), items.size, byref(count)))
         return count.value
 
     def add(self, user, items):
-        """Adds items to a user's history (creating the user). Returns the number of
-        item ids skipped because the model does not know them."""
+        """Adds items to a user's history (creating the user). Returns how many of the
+        ids the store's model does not know (they are added all the same)."""
         return self._update(_capi.ld4mrec_store_add, user, items)
 
     def remove(self, user, items):
@@ -544,13 +668,15 @@ class Store(_Handle):
         return self._update(_capi.ld4mrec_store_remove, user, items)
 
     def replace(self, user, items):
-        """Replaces a user's history (creating the user); returns the skipped count."""
+        """Replaces a user's history (creating the user); returns how many of the ids
+        the store's model does not know (kept all the same)."""
         return self._update(_capi.ld4mrec_store_replace, user, items)
 
     def clear_user(self, user):
         """Deletes a user and their history; returns whether the user was there."""
         existed = c_bool()
-        _check(_capi.ld4mrec_store_clear_user(self._h(), _int64(user), byref(existed)))
+        with self._use() as handle:
+            _check(_capi.ld4mrec_store_clear_user(handle, _int64(user), byref(existed)))
         return existed.value
 
     # ---- reads
@@ -558,28 +684,29 @@ class Store(_Handle):
     def _query_then_fill(self, function, *args):
         """Asks for the length with capacity 0, then fills; retries if a concurrent
         writer made the result grow in between."""
-        handle = self._h()
         count = c_size_t()
-        status = function(handle, *args, _NULL_INT64, 0, byref(count))
-        while True:
-            if status not in (_capi.LD4MREC_OK, _capi.LD4MREC_ERR_BUFFER_TOO_SMALL):
-                _check(status)
-            out = np.empty(count.value, dtype=np.int64)
-            if status == _capi.LD4MREC_OK and count.value == 0:
-                return out
-            status = function(handle, *args, _int64_p(out), out.size, byref(count))
-            if status == _capi.LD4MREC_OK:
-                return out[:count.value]
+        with self._use() as handle:
+            status = function(handle, *args, _NULL_INT64, 0, byref(count))
+            while True:
+                if status not in (_capi.LD4MREC_OK, _capi.LD4MREC_ERR_BUFFER_TOO_SMALL):
+                    _check(status)
+                out = np.empty(count.value, dtype=np.int64)
+                if status == _capi.LD4MREC_OK and count.value == 0:
+                    return out
+                status = function(handle, *args, _int64_p(out), out.size, byref(count))
+                if status == _capi.LD4MREC_OK:
+                    return out[:count.value]
 
     def history(self, user):
-        """A user's history (item ids int64, in the model's item order). Raises
-        UnknownUserError for a user the store does not hold."""
+        """A user's history (item ids int64, ascending). Raises UnknownUserError for a
+        user the store does not hold."""
         return self._query_then_fill(_capi.ld4mrec_store_get_history, c_int64(_int64(user)))
 
     @property
     def n_users(self):
         """Number of users in the store."""
-        return _capi.ld4mrec_store_n_users(self._h())
+        with self._use() as handle:
+            return _capi.ld4mrec_store_n_users(handle)
 
     def __len__(self):
         return self.n_users
@@ -595,16 +722,17 @@ class Store(_Handle):
         """Top-k items for a user of the store, best first: (item ids int64, scores
         float32). A user absent from the store is served with an empty history; a user
         unknown to the model with the default initial embedding."""
-        model = self._model
         params, keep = _params(exclude_history, only_items, excluded_items, n_threads)
         k = _k(k)
-        capacity = max(0, min(k, model.n_items))
-        items = np.empty(capacity, dtype=np.int64)
-        scores = np.empty(capacity, dtype=np.float32)
+        user = _int64(user)
         count = c_size_t()
-        _check(_capi.ld4mrec_recommend_user(
-            model._h(), self._h(), _int64(user), k, byref(params), _int64_p(items),
-            _float_p(scores), capacity, byref(count)), required=lambda: count.value)
+        with self._serving() as (model, model_handle, handle):
+            capacity = max(0, min(k, model.n_items))
+            items = np.empty(capacity, dtype=np.int64)
+            scores = np.empty(capacity, dtype=np.float32)
+            _check(_capi.ld4mrec_recommend_user(
+                model_handle, handle, user, k, byref(params), _int64_p(items),
+                _float_p(scores), capacity, byref(count)), required=lambda: count.value)
         del keep
         return items[:count.value], scores[:count.value]
 
@@ -613,40 +741,41 @@ class Store(_Handle):
         """Top-k for many users in one call. Returns (items int64 (n, k'), scores float32
         (n, k'), counts int64 (n,)) with k' = min(k, n_items); row u holds counts[u] items,
         then item id -1 and score -inf."""
-        model = self._model
         users = _ids(users, "users")
         params, keep = _params(exclude_history, only_items, excluded_items, n_threads)
         k = _k(k)
-        width = max(1, min(k, model.n_items))  # a wider row would only hold padding
-        call_k = width if k >= 1 else k
-        items = np.empty((users.size, width), dtype=np.int64)
-        scores = np.empty((users.size, width), dtype=np.float32)
-        counts = np.empty(users.size, dtype=np.uintp)
-        _check(_capi.ld4mrec_recommend_users(
-            model._h(), self._h(), _int64_p(users), users.size, call_k, byref(params),
-            _int64_p(items), _float_p(scores), items.size, _size_p(counts)))
+        with self._serving() as (model, model_handle, handle):
+            width = max(1, min(k, model.n_items))  # a wider row would only hold padding
+            call_k = width if k >= 1 else k
+            items = np.empty((users.size, width), dtype=np.int64)
+            scores = np.empty((users.size, width), dtype=np.float32)
+            counts = np.empty(users.size, dtype=np.uintp)
+            _check(_capi.ld4mrec_recommend_users(
+                model_handle, handle, _int64_p(users), users.size, call_k, byref(params),
+                _int64_p(items), _float_p(scores), items.size, _size_p(counts)))
         del keep
         return items, scores, counts.view(np.int64)
 
     def score_user(self, user, candidates, *, return_counts=False):
         """Scores (float32) of candidate ids for a user of the store, in their order;
         -inf for ids the model does not know. With return_counts, (scores, unknown)."""
-        model = self._model
         candidates = _ids(candidates, "candidates")
+        user = _int64(user)
         scores = np.empty(candidates.size, dtype=np.float32)
         unknown = c_size_t()
-        _check(_capi.ld4mrec_score_user(
-            model._h(), self._h(), _int64(user), _int64_p(candidates), candidates.size,
-            _float_p(scores), byref(unknown)))
+        with self._serving() as (_, model_handle, handle):
+            _check(_capi.ld4mrec_score_user(
+                model_handle, handle, user, _int64_p(candidates), candidates.size,
+                _float_p(scores), byref(unknown)))
         if return_counts:
             return scores, unknown.value
         return scores
 
     def score_all_users(self, users):
         """Full score vectors (float32, (n_users, n_items)) for users of the store."""
-        model = self._model
         users = _ids(users, "users")
-        scores = np.empty((users.size, model.n_items), dtype=np.float32)
-        _check(_capi.ld4mrec_score_all_users(
-            model._h(), self._h(), _int64_p(users), users.size, _float_p(scores), scores.size))
+        with self._serving() as (model, model_handle, handle):
+            scores = np.empty((users.size, model.n_items), dtype=np.float32)
+            _check(_capi.ld4mrec_score_all_users(
+                model_handle, handle, _int64_p(users), users.size, _float_p(scores), scores.size))
         return scores

@@ -348,3 +348,9 @@ _declare(lib, "ld4mrec_score_all_users", c_int32,
 #                                   float *out_scores, size_t capacity, size_t *out_skipped);
 _declare(lib, "ld4mrec_score_all_history", c_int32,
          [ld4mrec_model_p, int64_p, c_size_t, int64_p, float_p, c_size_t, size_t_p])
+
+# ---- Since 0.2.0: stores served by any model -------------------------------------------
+
+# int32_t ld4mrec_store_set_model(ld4mrec_store *store, const ld4mrec_model *model,
+#                                 size_t *out_unknown);
+_declare(lib, "ld4mrec_store_set_model", c_int32, [ld4mrec_store_p, ld4mrec_model_p, size_t_p])

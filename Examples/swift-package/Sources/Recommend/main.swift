@@ -22,7 +22,7 @@ do {
     }
     store.add(user: user, items: Array(model.catalogue.ids.prefix(2)))
     print("top 10 for user \(user) of a model of \(model.itemCount) items:")
-    for (rank, r) in try model.recommend(try model.query(user: user, in: store), k: 10).enumerated() {
+    for (rank, r) in try model.recommend(model.query(user: user, in: store), k: 10).enumerated() {
         print("  \(rank + 1). item \(r.itemID)  score \(r.score)")
     }
 } catch let error as LD4MRecError {
