@@ -187,10 +187,8 @@ TSAN_SCRATCH := .build-tsan
 SWAP_SECONDS ?= 10
 TSAN_SECONDS ?= 20
 # Requests of the TSan swap test that run on the library's thread pool (one in N; 0:
-# none). 0 until the race TSan reports in Model.recommend's pool closure (its threads
-# assign chunkResults[u] of one captured array; Recommend.swift) is fixed: then 4, as
-# make swap-test runs it.
-TSAN_POOL_EVERY ?= 0
+# none).
+TSAN_POOL_EVERY ?= 4
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 25
 SANITIZED_LIB_FLAGS := -Xcc -DLD4MREC_SYMBOL_VERSIONS \

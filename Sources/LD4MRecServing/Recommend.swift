@@ -101,7 +101,14 @@ extension Model {
             let chunkQueries = Array(queries[start ..< min(start + Self.chunk, queries.count)])
             let requests = chunkQueries.map(\.request)
             let buffers = ForwardBuffers(self, batch: requests.count)
-            var chunkResults = [[ScoredItem]](repeating: [], count: requests.count)
+            // Members write their users' lists through one buffer: assigning elements of a
+            // captured array from several threads is an exclusivity violation.
+            let chunkResults = UnsafeMutableBufferPointer<[ScoredItem]>.allocate(capacity: requests.count)
+            chunkResults.initialize(repeating: [])
+            defer {
+                chunkResults.deinitialize()
+                chunkResults.deallocate()
+            }
             if let only {
                 let candidates = chunkQueries.map { query in
                     let skip = blocked(query)

@@ -374,6 +374,35 @@ def test_export_writes_what_the_swift_writer_writes(tiny, tiny_data, tmp_path):
 
     assert layout(mine) == layout(swift)
     assert not [p for p in tmp_path.iterdir() if "tmp" in p.name]
+    # Both trainers choose EASE's lambda on validation, by the same search.
+    with h5py.File(swift) as s, h5py.File(mine) as t:
+        assert s.attrs["choose_ease_lambda"] == t.attrs["choose_ease_lambda"] == 1
+        assert s.attrs["ease_lambda"] == t.attrs["ease_lambda"]
+
+
+def test_ease_lambda_search(tiny_data):
+    from ld4mrec.torch import signals
+    assert [signals.ease_candidate(k, 50) for k in range(-4, 5)] == [2.5, 5, 10, 25, 50, 100, 250, 500, 1000]
+    _, chosen = lt.Trainer(tiny_data, lt.Hyperparameters(**SMALL, max_epochs=1))._chosen_ease()
+
+    # numpy reference: EASE alone, validation Recall@20 with the training items masked.
+    n = tiny_data.n_items
+    def dense(h):
+        x = np.zeros((len(h.offsets) - 1, n))
+        for u in range(len(h.offsets) - 1):
+            x[u, h.items[h.offsets[u]:h.offsets[u + 1]].numpy()] = 1
+        return x
+    x, held = dense(tiny_data.train), dense(tiny_data.valid)
+    users = held.sum(1) > 0
+    def recall(lam):
+        p = np.linalg.inv(x.T @ x + lam * np.eye(n))
+        b = np.eye(n) - p / np.diag(p)
+        scores = np.where(x > 0, -np.inf, x @ b)[users]
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :20]
+        return np.mean(np.take_along_axis(held[users], top, 1).sum(1) / held[users].sum(1))
+    tried = {k: recall(signals.ease_candidate(k, 50)) for k in range(-2, 5)}
+    assert recall(chosen) >= max(tried.values()) - 1e-9
+    assert chosen != 50 or tried[0] >= max(tried.values()) - 1e-9
 
 
 def test_load_export_round_trip(make_model, tmp_path):
@@ -477,3 +506,15 @@ def test_example_trains_exports_and_serves_from_cpp(tiny, tmp_path):
     served = subprocess.run([str(binary), str(model)], capture_output=True, text=True, timeout=60)
     assert served.returncode == 0, served.stderr
     assert f"model {model}, 150 items" in served.stdout and "top 10 for user 0:" in served.stdout
+
+
+def test_top_k_breaks_ties_by_lower_row_at_the_cut():
+    from ld4mrec.torch.model import top_k
+    scores = torch.zeros(2, 50)
+    scores[1, 40] = 1.0
+    scores[1, 3] = float("-inf")
+    rows, values = top_k(scores, 5)
+    assert rows.tolist() == [[0, 1, 2, 3, 4], [40, 0, 1, 2, 4]]
+    assert values[1, 0] == 1.0
+    rows, _ = top_k(torch.full((1, 3), float("-inf")), 2)
+    assert rows.tolist() == [[-1, -1]]

@@ -56,6 +56,7 @@ class Hyperparameters:
     # The item-item prior (docs/MODEL.md, "The item-item prior").
     item_item_prior: str = "auto"   # ease up to ITEM_ITEM_MAX_ITEMS items, knn above
     ease_lambda: float = 50.0
+    choose_ease_lambda: bool = True  # search lambda on validation around ease_lambda
     ensemble_weight: Optional[float] = None
     item_item_neighbours: int = 100  # the kNN prior's neighbours per item
     knn_shrink: float = 10.0
@@ -543,15 +544,12 @@ def sparse_tables(prior):
 
 
 def top_k(scores, k):
-    """(rows, scores) of the k best entries per row of `scores`; ties by lower row among the
-    selected; -inf entries come back as row -1."""
+    """(rows, scores) of the k best entries per row of `scores`, equal scores by lower row
+    (as the library: which of several equal scores make the cut is decided too); -inf
+    entries come back as row -1."""
     k = min(int(k), scores.shape[1])
-    values, rows = torch.topk(scores, k, dim=1, sorted=True)
-    # topk leaves the order of equal scores open: re-sort the k by (score desc, row asc).
-    by_row = torch.argsort(rows, dim=1)
-    order = torch.argsort(-values.gather(1, by_row), dim=1, stable=True)
-    rows = rows.gather(1, by_row).gather(1, order)
-    values = values.gather(1, by_row).gather(1, order)
+    values, rows = torch.sort(scores, dim=1, descending=True, stable=True)
+    rows, values = rows[:, :k], values[:, :k]
     return torch.where(torch.isneginf(values), torch.full_like(rows, -1), rows), values
 
 

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import torch
 
-__all__ = ["training_matrix", "item_degrees", "randomized_svd", "standardize_features", "ease"]
+__all__ = ["training_matrix", "item_degrees", "randomized_svd", "standardize_features", "gram", "ease", "ease_candidate"]
 
 _SVD_SEED_TAG = 0x5EED5D  # the Swift side also derives the sketch's seed as seed ^ 0x5EED5D
 
@@ -76,21 +76,37 @@ def standardize_features(features, degrees):
     return ((raw - mean) / std).float()
 
 
-def ease(histories, n_items, lam):
-    """EASE (Steck 2019): B = I - P / diag(P), P = (R^T R + lambda I)^{-1}, zero diagonal
-    (n_items x n_items float32; row i = what history item i adds to every item's score)."""
+def gram(histories, n_items):
+    """R^T R of the training matrix, dense float64 (n_items x n_items)."""
     r = training_matrix(histories, n_items)
     with warnings.catch_warnings():  # sparse x sparse goes through CSR, which torch calls beta
         warnings.simplefilter("ignore", UserWarning)
-        gram = torch.sparse.mm(r.t().coalesce(), r).to_dense()
-    gram.diagonal().add_(lam)
-    factor = torch.linalg.cholesky(gram)
-    del gram  # n_items^2 float64 each: keep at most two alive
+        return torch.sparse.mm(r.t().coalesce(), r).to_dense()
+
+
+def ease(histories, n_items, lam, gram_matrix=None):
+    """EASE (Steck 2019): B = I - P / diag(P), P = (R^T R + lambda I)^{-1}, zero diagonal
+    (n_items x n_items float32; row i = what history item i adds to every item's score).
+    ``gram_matrix`` (from ``gram``) saves recomputing R^T R for several lambdas."""
+    p = gram(histories, n_items) if gram_matrix is None else gram_matrix.clone()
+    p.diagonal().add_(lam)
+    factor = torch.linalg.cholesky(p)
+    del p  # n_items^2 float64 each: keep at most two alive
     b = torch.cholesky_inverse(factor)  # P
     del factor
     b.div_(-b.diagonal().clone())       # column j divided by -P[j, j]
     b.fill_diagonal_(0)
     return b.float()
+
+
+def ease_candidate(k, around):
+    """The k-th step of the 1-2-5 series around ``around`` (k = 0: itself, 1: twice it,
+    -1: half of it, 3: ten times it), as the Swift trainer's EASE.candidate."""
+    decade = k // 3
+    scale = around * (1, 2, 5)[k - 3 * decade]
+    for _ in range(abs(decade)):
+        scale = scale * 10 if decade > 0 else scale / 10
+    return scale
 
 
 def knn(histories, n_items, neighbours, shrink):

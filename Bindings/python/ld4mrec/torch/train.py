@@ -62,7 +62,10 @@ def _parser():
     t.add_argument("--weight-decay", type=float, default=d.weight_decay)
     t.add_argument("--feature-standardization", choices=("training-items", "none"), default=d.feature_standardization)
     t.add_argument("--item-item", choices=("ease", "none"), default=d.item_item_prior)
-    t.add_argument("--ease-lambda", type=float, default=d.ease_lambda)
+    t.add_argument("--ease-lambda", type=float, default=d.ease_lambda,
+                   help="EASE's lambda, or the centre of its search on validation")
+    t.add_argument("--choose-ease-lambda", action=argparse.BooleanOptionalAction, default=d.choose_ease_lambda,
+                   help="choose EASE's lambda on validation (default: yes)")
     t.add_argument("--ensemble-weight", type=float, help="C-Net weight of the mixture (default: chosen on validation)")
     r = p.add_argument_group("running")
     r.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available; with torchrun, "
@@ -85,7 +88,7 @@ def _hyperparameters(args, base):
         conditions_from_dropped_history=args.conditions_from_dropped_history, weight_decay=args.weight_decay,
         svd_oversamples=args.svd_oversamples, svd_power_iterations=args.svd_power_iterations,
         feature_standardization=args.feature_standardization, seed=args.seed, item_item_prior=args.item_item,
-        ease_lambda=args.ease_lambda, ensemble_weight=args.ensemble_weight)
+        ease_lambda=args.ease_lambda, choose_ease_lambda=args.choose_ease_lambda, ensemble_weight=args.ensemble_weight)
 
 
 def main(argv=None):
