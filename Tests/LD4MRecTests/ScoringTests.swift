@@ -100,6 +100,27 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
         }
     }
 
+    @Test func batchesOfSeveralPassesMatchSingleQueries() throws {
+        let model = try smallModel()
+        let ids = model.catalogue.ids
+        let count = model.requestsPerPass + 37  // one full pass and a partial one
+        var rng = SeededGenerator(seed: 5)
+        let queries = (0 ..< count).map { _ in
+            model.query(history: (0 ..< 3).map { _ in ids[Int(rng.next() % UInt64(ids.count))] })
+        }
+        let batch = try model.recommend(queries, k: 7)
+        #expect(batch.count == count)
+        for (query, list) in zip(queries, batch) {
+            let alone = try model.recommend(query, k: 7)
+            #expect(list.map(\.itemID) == alone.map(\.itemID))
+            #expect(zip(list, alone).allSatisfy { abs($0.score - $1.score) < 1e-5 })
+        }
+        var scores = [Float](repeating: 0, count: count * model.itemCount)
+        try scores.withUnsafeMutableBufferPointer { try model.scores(queries, into: $0) }
+        let last = model.scores(queries[count - 1])
+        #expect(zip(scores[(count - 1) * model.itemCount ..< count * model.itemCount], last).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+
     @Test func historyOrderAndDuplicatesDoNotMatter() throws {
         let model = try smallModel()
         let ids = model.catalogue.ids
