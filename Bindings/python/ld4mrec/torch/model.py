@@ -548,8 +548,24 @@ def top_k(scores, k):
     (as the library: which of several equal scores make the cut is decided too); -inf
     entries come back as row -1."""
     k = min(int(k), scores.shape[1])
-    values, rows = torch.sort(scores, dim=1, descending=True, stable=True)
-    rows, values = rows[:, :k], values[:, :k]
+    # One more than asked: where the (k+1)-th score equals the k-th, topk has left open
+    # which of the equal scores it keeps, and those lines take the lowest rows of them.
+    values, rows = torch.topk(scores, min(k + 1, scores.shape[1]), dim=1, sorted=True)
+    open_lines = torch.nonzero(values[:, k] == values[:, k - 1]).reshape(-1) if 0 < k < values.shape[1] else []
+    values, rows = values[:, :k].contiguous(), rows[:, :k].contiguous()
+    if k > 0:
+        cut = values[:, -1:]
+        if len(open_lines):
+            lines, line_cut = scores[open_lines], cut[open_lines]
+            above, tied = lines > line_cut, lines == line_cut
+            chosen = above | (tied & (tied.cumsum(1) <= k - above.sum(1, keepdim=True)))
+            rows[open_lines] = chosen.nonzero()[:, 1].reshape(-1, k)
+            values[open_lines] = lines.gather(1, rows[open_lines])
+    # Then (score desc, row asc) within the k.
+    by_row = torch.argsort(rows, dim=1)
+    rows, values = rows.gather(1, by_row), values.gather(1, by_row)
+    order = torch.argsort(-values, dim=1, stable=True)
+    rows, values = rows.gather(1, order), values.gather(1, order)
     return torch.where(torch.isneginf(values), torch.full_like(rows, -1), rows), values
 
 
