@@ -54,6 +54,24 @@ CLONES void ld4mrk_exp(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = exp_approx(x[i]);
 }
 
+/* The C-Net's elementwise steps, vectorised here rather than in Swift, whose loops are
+ * built for the x86-64 baseline. */
+CLONES void ld4mrk_add(const float *b, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += b[i];
+}
+
+CLONES void ld4mrk_leaky_relu(float *x, size_t n, float slope) {
+    for (size_t i = 0; i < n; i++) x[i] = x[i] < 0 ? x[i] * slope : x[i];
+}
+
+CLONES void ld4mrk_gate_mix(const float *a, const float *c, const float *g, float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = a[i] * (1 - g[i]) + c[i] * g[i];
+}
+
+CLONES void ld4mrk_film(const float *scale, const float *shift, float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = scale[i] * x[i] + shift[i];
+}
+
 /* One Adam step (PyTorch's conventions) over n parameters:
  *   g' = g + weight_decay p;  m = b1 m + (1 - b1) g';  v = b2 v + (1 - b2) g'^2;
  *   p -= step_size m / (sqrt(v) / root_correction + eps)

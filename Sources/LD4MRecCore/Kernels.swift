@@ -21,6 +21,31 @@ package enum Kernels {
         ld4mrk_exp(x, y, count)
     }
 
+    /// y += b.
+    @inline(__always)
+    package static func add(_ b: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {
+        ld4mrk_add(b, y, count)
+    }
+
+    /// x = x where x >= 0, slope x elsewhere.
+    @inline(__always)
+    package static func leakyReLU(_ x: UnsafeMutablePointer<Float>, count: Int, slope: Float) {
+        ld4mrk_leaky_relu(x, count, slope)
+    }
+
+    /// The CG block's mix: out = a (1 - g) + c g.
+    @inline(__always)
+    package static func gateMix(_ a: UnsafePointer<Float>, _ c: UnsafePointer<Float>, gate g: UnsafePointer<Float>,
+                                into out: UnsafeMutablePointer<Float>, count: Int) {
+        ld4mrk_gate_mix(a, c, g, out, count)
+    }
+
+    /// A FiLM step: x = scale x + shift.
+    @inline(__always)
+    package static func film(scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, count: Int) {
+        ld4mrk_film(scale, shift, x, count)
+    }
+
     /// y = x rounded to bfloat16 (nearest even).
     @inline(__always)
     package static func toBFloat16(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt16>, count: Int) {

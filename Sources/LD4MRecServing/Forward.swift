@@ -167,11 +167,12 @@ extension Model {
                 Kernels.tanh(a + rows.lowerBound, a + rows.lowerBound, count: rows.count)
                 let (c, g) = (f.condition[s] + u * d, f.gate[s] + u * d)
                 let out = output.f32 + u * width
-                for i in rows { out[i] = a[i] * (1 - g[i]) + c[i] * g[i] }
+                let r0 = rows.lowerBound
+                Kernels.gateMix(a + r0, c + r0, gate: g + r0, into: out + r0, count: rows.count)
                 for m in dims.indices {
                     let (scale, shift) = (f.filmOutput[s][m].scale + u * d, f.filmOutput[s][m].shift + u * d)
-                    if m > 0 { leakyReLU(out + rows.lowerBound, rows.count, slope) }
-                    for i in rows { out[i] = scale[i] * out[i] + shift[i] }
+                    if m > 0 { leakyReLU(out + r0, rows.count, slope) }
+                    Kernels.film(scale: scale + r0, shift: shift + r0, out + r0, count: rows.count)
                 }
                 if s < blocks.count - 1 { leakyReLU(out + rows.lowerBound, rows.count, slope) }
                 round(output, at: u * width + rows.lowerBound, rows.count)
@@ -217,14 +218,12 @@ extension Model {
 
 @inline(__always)
 private func addBias(_ bias: [Float], _ rows: Range<Int>, _ row: UnsafeMutablePointer<Float>) {
-    bias.withUnsafeBufferPointer { b in
-        for i in rows { row[i] += b[i] }
-    }
+    bias.withUnsafeBufferPointer { Kernels.add($0.baseAddress! + rows.lowerBound, to: row + rows.lowerBound, count: rows.count) }
 }
 
 @inline(__always)
 private func leakyReLU(_ x: UnsafeMutablePointer<Float>, _ count: Int, _ slope: Float) {
-    for i in 0 ..< count where x[i] < 0 { x[i] *= slope }
+    Kernels.leakyReLU(x, count: count, slope: slope)
 }
 
 extension SparseRows {

@@ -191,10 +191,7 @@ struct TrainingStep {
                       w[layer.weight] + part.lowerBound * layer.inputs, ldb: layer.inputs, c + part.lowerBound, ldc: ldc)
         }
         let bias = w[layer.bias]
-        for r in 0 ..< batch {
-            let row = c + r * ldc
-            for i in rows { row[i] += bias[i] }
-        }
+        for r in 0 ..< batch { Kernels.add(bias + rows.lowerBound, to: c + r * ldc + rows.lowerBound, count: rows.count) }
     }
 
     // MARK: Loss
@@ -349,11 +346,8 @@ struct TrainingStep {
                       lda: lddy, x, ldb: ldx, gradients[layer.weight] + part.lowerBound * layer.inputs, ldc: layer.inputs)
         }
         let bias = gradients[layer.bias]
-        for i in rows { bias[i] = 0 }
-        for r in 0 ..< batch {
-            let row = dy + r * lddy
-            for i in rows { bias[i] += row[i] }
-        }
+        (bias + rows.lowerBound).update(repeating: 0, count: rows.count)
+        for r in 0 ..< batch { Kernels.add(dy + r * lddy + rows.lowerBound, to: bias + rows.lowerBound, count: rows.count) }
     }
 
     /// `dX[:, columns] = dY W[:, columns]`.

@@ -28,6 +28,12 @@ LD4MREC_INTERNAL void ld4mrk_tanh(const float *x, float *y, size_t n);
 LD4MREC_INTERNAL void ld4mrk_sigmoid(const float *x, float *y, size_t n);
 LD4MREC_INTERNAL void ld4mrk_exp(const float *x, float *y, size_t n);
 
+/* y += b; x = leaky_relu(x); out = a (1 - g) + c g; x = scale x + shift (n floats). */
+LD4MREC_INTERNAL void ld4mrk_add(const float *b, float *y, size_t n);
+LD4MREC_INTERNAL void ld4mrk_leaky_relu(float *x, size_t n, float slope);
+LD4MREC_INTERNAL void ld4mrk_gate_mix(const float *a, const float *c, const float *g, float *out, size_t n);
+LD4MREC_INTERNAL void ld4mrk_film(const float *scale, const float *shift, float *x, size_t n);
+
 /* One Adam step over n parameters (activations.c gives the formulas). */
 LD4MREC_INTERNAL void ld4mrk_adam(float *p, const float *g, float *m, float *v, size_t n,
                                   float step_size, float root_correction, float b1, float b2,
