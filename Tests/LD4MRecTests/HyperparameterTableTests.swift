@@ -26,8 +26,8 @@ import Glibc
             "hidden_size": "12", "svd_rank": "3", "step_embedding_size": "4", "n_blocks": "3", "film_hidden_size": "5",
             "leaky_relu_slope": "0.1", "n_steps": "7", "noise_scale": "0.05", "noise_min": "0.001",
             "soft_target_probability": "0.2", "soft_target_gamma": "0.3", "step_sampler": "uniform",
-            "loss": "multinomial", "learning_rate": "0.01", "batch_size": "33", "max_epochs": "9", "patience": "4",
-            "input_dropout": "0.5", "conditions_from_dropped_history": "true", "weight_decay": "0.0001",
+            "loss": "mse", "learning_rate": "0.01", "batch_size": "33", "max_epochs": "9", "patience": "4",
+            "input_dropout": "0.25", "conditions_from_dropped_history": "false", "weight_decay": "0.0001",
             "svd_oversamples": "6", "svd_power_iterations": "2", "feature_standardization": "none",
             "item_item_prior": "none", "ease_lambda": "250", "ensemble_weight": "0.35",
             "item_item_neighbours": "33", "knn_shrink": "2.5", "choose_ease_lambda": "false", "seed": "\(UInt64.max - 1)",
@@ -41,7 +41,7 @@ import Glibc
             #expect(field.value(in: h) != field.value(in: before))
             try field.validate(h)
         }
-        #expect(h.stepSampler == .uniform && h.seed == UInt64.max - 1 && h.ensembleWeight == 0.35 && h.conditionsFromDroppedHistory)
+        #expect(h.stepSampler == .uniform && h.seed == UInt64.max - 1 && h.ensembleWeight == 0.35 && !h.conditionsFromDroppedHistory)
         #expect(!h.chooseEaseLambda)
         var spec = smallSpec()
         spec.hyperparameters = h  // the weights follow the architecture fields

@@ -252,7 +252,8 @@ import Glibc
     }
 
     @Test func noiseScheduleAndStepEmbedding() throws {
-        let (dataset, h) = Self.smallRun()
+        var (dataset, h) = Self.smallRun()
+        h.noiseScale = 0.1
         let trainer = try Trainer(dataset: dataset, hyperparameters: h)
         #expect(abs(trainer.oneMinusAlphaBar(1) - 0.1 * 1e-4) < 1e-15)
         #expect(abs(trainer.oneMinusAlphaBar(5) - 0.1) < 1e-15)

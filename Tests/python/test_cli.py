@@ -50,12 +50,12 @@ def test_bad_options_name_the_option(tmp_path, dataset, args, words):
 def test_options_reach_the_model_file(tmp_path, dataset):
     model = tmp_path / "m.h5"
     result = run("train", "--data", dataset, "--out", model, "--hidden", 16, "--svd-rank", 4, "--film-hidden", 8,
-                 "--epochs", 1, "--lr=0.002", "--conditions-from-dropped-history", "--loss", "multinomial",
+                 "--epochs", 1, "--lr=0.002", "--conditions-from-dropped-history=false", "--loss", "mse",
                  "--seed", 2**64 - 1, "--item-item", "none")
     assert result.returncode == 0, result.stdout + result.stderr
     info = json.loads(run("inspect", model, "--json").stdout)
     assert (info["hidden_size"], info["svd_rank"], info["film_hidden_size"]) == (16, 4, 8)
-    assert info["learning_rate"] == 0.002 and info["max_epochs"] == 1 and info["loss"] == "multinomial"
-    assert info["conditions_from_dropped_history"] is True and info["seed"] == 2**64 - 1
+    assert info["learning_rate"] == 0.002 and info["max_epochs"] == 1 and info["loss"] == "mse"
+    assert info["conditions_from_dropped_history"] is False and info["seed"] == 2**64 - 1
     assert info["item_item_prior"] == "none" and info["ensemble_weight"] == "none"
-    assert info["noise_scale"] == 0.1  # untouched: the default
+    assert info["noise_scale"] == 0.01 and info["input_dropout"] == 0.5  # untouched: the defaults

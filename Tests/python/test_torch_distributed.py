@@ -22,7 +22,11 @@ lt = torch_support.import_torch_package()
 import h5py  # noqa: E402
 import ld4mrec  # noqa: E402
 
-TOLERANCE = 1e-5  # max abs difference of any weight or table, 1 process vs 2
+# Max abs difference of any weight or table, 1 process vs 2: the gradient sums round
+# differently, and Adam's normalisation magnifies that in weights with tiny gradients
+# (about 2e-5 after 2 epochs with the multinomial loss and input dropout, 2.4e-7 with the
+# squared error). A rank-dependent random stream would differ by O(1).
+TOLERANCE = 1e-4
 ARGS = ["--hidden", "32", "--svd-rank", "8", "--film-hidden", "16", "--seed", "11"]
 
 

@@ -35,19 +35,19 @@ class Hyperparameters:
     leaky_relu_slope: float = 0.2
     # Diffusion.
     n_steps: int = 5
-    noise_scale: float = 0.1
+    noise_scale: float = 0.01
     noise_min: float = 1e-4
     # Training.
     soft_target_probability: float = 0.01
     soft_target_gamma: float = 0.01
     step_sampler: str = "importance"
-    loss: str = "mse"
+    loss: str = "multinomial"
     learning_rate: float = 1e-3
     batch_size: int = 400
     max_epochs: int = 1000
     patience: int = 20
-    input_dropout: float = 0.0
-    conditions_from_dropped_history: bool = False
+    input_dropout: float = 0.5
+    conditions_from_dropped_history: bool = True
     weight_decay: float = 0.0
     svd_oversamples: int = 10
     svd_power_iterations: int = 4

@@ -58,7 +58,8 @@ def _parser():
     t.add_argument("--lr", type=float, default=d.learning_rate)
     t.add_argument("--batch-size", type=int, default=d.batch_size, help="users per global minibatch")
     t.add_argument("--input-dropout", type=float, default=d.input_dropout)
-    t.add_argument("--conditions-from-dropped-history", action="store_true")
+    t.add_argument("--conditions-from-dropped-history", action=argparse.BooleanOptionalAction,
+                   default=d.conditions_from_dropped_history)
     t.add_argument("--weight-decay", type=float, default=d.weight_decay)
     t.add_argument("--feature-standardization", choices=("training-items", "none"), default=d.feature_standardization)
     t.add_argument("--item-item", choices=("ease", "none"), default=d.item_item_prior)
