@@ -5,6 +5,7 @@
 //
 //   ld4mrec-benchmark --model FILE [--threads N] [--repeats N] [--train DIR --epochs N]
 //   ld4mrec-benchmark --scaling ITEMS [--train-users N]
+//   ld4mrec-benchmark --knn-scaling ITEMS           (the sparse item-item prior's build)
 import CLD4MRecBLAS
 import LD4MRec
 #if canImport(Glibc)
@@ -262,6 +263,44 @@ func scaling(items: Int, threads: Int, repeats: Int) throws -> JSON {
     return .object(fields)
 }
 
+// MARK: The sparse prior at catalogue scale
+
+/// The kNN item-item prior (the default above the dense limit) on synthetic histories of
+/// `items` items: items in topics of 200, each of items / 2 users drawing 20 items from two
+/// topics, Zipf(0.8) popularity within a topic. Build time, entries, bytes in the model
+/// file (int64 offsets and columns, float32 values), peak memory.
+func knnScaling(items n: Int, threads: Int) -> JSON {
+    let (topicSize, history) = (200, 20)
+    let topics = (n + topicSize - 1) / topicSize
+    var cumulative = (1 ... topicSize).map { 1 / pow(Double($0), 0.8) }
+    for i in 1 ..< topicSize { cumulative[i] += cumulative[i - 1] }
+    var rng = SeededGenerator(seed: 7)
+    var rows: [[Int32]] = []
+    for _ in 0 ..< n / 2 {
+        let chosen = (rng.next() % UInt64(topics), rng.next() % UInt64(topics))
+        var items = Set<Int32>()
+        for _ in 0 ..< history {
+            let topic = rng.next() % 2 == 0 ? chosen.0 : chosen.1
+            let draw = rng.nextUniform() * cumulative[topicSize - 1]
+            let rank = cumulative.firstIndex { $0 >= draw } ?? topicSize - 1
+            items.insert(Int32(min(n - 1, Int(topic) * topicSize + rank)))
+        }
+        rows.append(items.sorted())
+    }
+    let train = CSRHistories(rows: rows)
+    let start = monotonicSeconds()
+    let prior = ItemKNN.itemItem(train, items: n, neighbours: Hyperparameters().itemItemNeighbours,
+                                 shrink: Hyperparameters().knnShrink, threads: threads)
+    let seconds = monotonicSeconds() - start
+    let entries = prior.columns.count
+    return .object([
+        ("items", .number(Double(n))), ("users", .number(Double(train.rowCount))),
+        ("interactions", .number(Double(train.items.count))), ("build_s", .number(seconds)),
+        ("entries", .number(Double(entries))), ("file_bytes", .number(Double((n + 1) * 8 + entries * 12))),
+        ("peak_memory_bytes", .number(Double(peakMemory()))),
+    ])
+}
+
 // MARK: Main
 
 func main() throws {
@@ -271,7 +310,9 @@ func main() throws {
         ("threads", .number(Double(threads))), ("cores", .number(Double(Threads.cores))),
         ("openblas_kernels", .text(BLAS.kernels)),
     ]
-    if let items = option("--scaling").flatMap({ Int($0) }) {
+    if let items = option("--knn-scaling").flatMap({ Int($0) }) {
+        fields.append(("knn_scaling", knnScaling(items: items, threads: threads)))
+    } else if let items = option("--scaling").flatMap({ Int($0) }) {
         fields.append(("scaling", try scaling(items: items, threads: threads, repeats: repeats)))
     } else {
         let b = 400, n = 6710, d = 1000

@@ -6,8 +6,8 @@ import LD4MRecCore
 /// as a sparse table (row j: what history item j adds to its neighbours' scores). Time
 /// grows with sum over users of |history|^2, memory with items x neighbours: nothing is
 /// n_items^2.
-enum ItemKNN {
-    static func itemItem(_ train: CSRHistories, items n: Int, neighbours: Int, shrink: Double, threads: Int) -> SparseRows {
+package enum ItemKNN {
+    package static func itemItem(_ train: CSRHistories, items n: Int, neighbours: Int, shrink: Double, threads: Int) -> SparseRows {
         // Users of each item: the training matrix by columns.
         var degree = [Int](repeating: 0, count: n)
         for item in train.items { degree[Int(item)] += 1 }
