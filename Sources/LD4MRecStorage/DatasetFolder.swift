@@ -35,7 +35,9 @@ extension Dataset {
         guard interactions.users == interactions.maxUser + 1 else {
             throw LD4MRecError.invalidFile("'\(directory)/\(interName)': user ids must be dense from 0, but \(interactions.users) users have ids up to \(interactions.maxUser)")
         }
-        guard !modalities.isEmpty || interactions.items == interactions.maxItem + 1 else {
+        // Without a feature file, the catalogue is the ids up to the largest: items without
+        // interactions are gaps, but not most of it (a stray id must not allocate gigabytes).
+        guard !modalities.isEmpty || interactions.maxItem < 2 * interactions.items + 1024 else {
             throw LD4MRecError.invalidFile("'\(directory)/\(interName)': item ids must be dense from 0 when no feature file lists the items, but \(interactions.items) items have ids up to \(interactions.maxItem)")
         }
         var itemCount = interactions.maxItem + 1

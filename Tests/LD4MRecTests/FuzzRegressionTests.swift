@@ -36,4 +36,15 @@ import Glibc
             }
         }
     }
+
+    /// The bound is on stray ids, not on items without interactions: a catalogue without
+    /// features whose item 1 has none still loads, with the items up to the largest id.
+    @Test func itemsWithoutInteractionsAreNotStrayIds() throws {
+        let dataset = temporaryDirectory()
+        let lines = ["userID\titemID\tx_label", "0\t0\t0", "0\t2\t1", "1\t3\t0", "1\t0\t2", "1\t2\t1"]
+        writeBytes(Array((lines.joined(separator: "\n") + "\n").utf8), to: "\(dataset)/gaps.inter")
+        let loaded = try Dataset.load(directory: dataset, modalityNames: [])
+        #expect(loaded.itemCount == 4 && loaded.userCount == 2)
+        #expect(Array(loaded.train.row(1)) == [3])
+    }
 }
