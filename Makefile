@@ -68,7 +68,7 @@ lib: deps
 	swift build -c release --product ld4mrec --scratch-path $(LIB_SCRATCH) \
 		-Xswiftc -static-stdlib -Xcc -DLD4MREC_SYMBOL_VERSIONS \
 		-Xlinker --version-script=$(CURDIR)/Sources/LD4MRecCABI/exports.map \
-		-Xlinker -soname=libld4mrec.so.$(ABI_VERSION)
+		-Xlinker -soname=libld4mrec.so.$(ABI_VERSION) -Xlinker -z -Xlinker nodelete
 	mkdir -p $(DIST)/lib $(DIST)/include
 	cp $(LIB_SCRATCH)/release/libld4mrec.so $(DIST)/lib/libld4mrec.so.$(ABI_VERSION)
 	ln -sf libld4mrec.so.$(ABI_VERSION) $(DIST)/lib/libld4mrec.so
@@ -193,7 +193,7 @@ FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 25
 SANITIZED_LIB_FLAGS := -Xcc -DLD4MREC_SYMBOL_VERSIONS \
 	-Xlinker --version-script=$(CURDIR)/Sources/LD4MRecCABI/exports.map \
-	-Xlinker -soname=libld4mrec.so.$(ABI_VERSION)
+	-Xlinker -soname=libld4mrec.so.$(ABI_VERSION) -Xlinker -z -Xlinker nodelete
 # Coverage for libFuzzer (the fuzz targets link this same build).
 FUZZ_COVERAGE := edge,trace-cmp,inline-8bit-counters,pc-table
 

@@ -141,7 +141,9 @@ LD4MREC_API const char *ld4mrec_last_error(void);
  * that calls the library from many threads at once should set 1 (or pass n_threads = 1),
  * so that concurrent requests do not compete for the cores; a call never starts more
  * threads than the library's pool (one per core). The library runs OpenBLAS's kernels
- * on its own threads and sets OpenBLAS to one thread when it is first used.
+ * on its own threads and sets OpenBLAS to one thread when it is first used. The pool's
+ * threads live as long as the process, so the library is linked not to unload
+ * (-z nodelete): dlclose() on it leaves it loaded.
  * Returns LD4MREC_OK or _INVALID_ARGUMENT (n < 0). Thread-safe. Since 0.2.0. */
 LD4MREC_API int32_t ld4mrec_set_num_threads(int32_t n);
 

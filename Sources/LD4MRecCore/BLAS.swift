@@ -11,16 +11,6 @@ package enum BLAS {
     /// kernels of this CPU and on one thread, once.
     @inline(__always) package static func prepare() { _ = prepared }
 
-    /// Runs `body` (one big LAPACK computation, which only OpenBLAS can split) with
-    /// OpenBLAS on `threads` threads, then back on one. Concurrent library calls keep
-    /// working meanwhile; they may only run their BLAS on more threads than they asked.
-    package static func withThreads<T>(_ threads: Int, _ body: () throws -> T) rethrows -> T {
-        prepare()
-        openblas_set_num_threads(Int32(max(1, threads)))
-        defer { openblas_set_num_threads(1) }
-        return try body()
-    }
-
     /// The kernels OpenBLAS runs (its core name), for benchmarks and reports.
     package static var kernels: String {
         prepare()

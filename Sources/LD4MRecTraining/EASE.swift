@@ -30,12 +30,14 @@ enum EASE {
         // LAPACK fills one triangle (column-major "U" = row-major lower).
         var (size, lda, info) = (Int32(n), Int32(n), Int32(0))
         var uplo = CChar(UInt8(ascii: "U"))
-        try BLAS.withThreads(Threads.defaultCount) {
-            dpotrf_(&uplo, &size, &p, &lda, &info)
-            guard info == 0 else { throw LD4MRecError(.internalError, "EASE: Cholesky factorisation failed (info \(info))") }
-            dpotri_(&uplo, &size, &p, &lda, &info)
-            guard info == 0 else { throw LD4MRecError(.internalError, "EASE: inversion failed (info \(info))") }
-        }
+        // On one thread: OpenBLAS's thread count is process-wide, and raising it while other
+        // threads run BLAS (the library's own teams, or the host's) is not safe in OpenBLAS
+        // 0.3.21 (the test suite crashed in threads OpenBLAS was starting).
+        BLAS.prepare()
+        dpotrf_(&uplo, &size, &p, &lda, &info)
+        guard info == 0 else { throw LD4MRecError(.internalError, "EASE: Cholesky factorisation failed (info \(info))") }
+        dpotri_(&uplo, &size, &p, &lda, &info)
+        guard info == 0 else { throw LD4MRecError(.internalError, "EASE: inversion failed (info \(info))") }
         // LAPACK's upper triangle in column order is the row-major lower triangle: mirror it.
         for i in 0 ..< n { for j in 0 ..< i { p[j * n + i] = p[i * n + j] } }
         var b = Matrix(zeros: n, n)

@@ -133,6 +133,12 @@ symlink_is_right() {
         { echo "dist/lib/libld4mrec.so does not link to libld4mrec.so.$abi_version"; false; }
 }
 check "dist/lib/libld4mrec.so -> libld4mrec.so.$abi_version" symlink_is_right
+# The pool's threads run the library's code for the life of the process: dlclose must
+# not unmap it (a test that dlclosed it crashed in a starting worker).
+not_unloadable() {
+    readelf -d "$LIB" | grep -q 'FLAGS_1.*NODELETE' || { echo "libld4mrec lacks DF_1_NODELETE (-z nodelete)"; false; }
+}
+check "the library is linked -z nodelete" not_unloadable
 
 # ---------------------------------------------------------------------------------------
 # Tests against synthesized models
