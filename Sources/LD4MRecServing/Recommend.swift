@@ -152,7 +152,10 @@ extension Model {
     /// (16 to 512): larger passes make the output layer's GEMM more efficient (a batch of
     /// 400 ran 9% faster as one pass than as 256 + 144 on TikTok's size), smaller ones
     /// bound the memory of very large catalogues.
-    var requestsPerPass: Int { max(16, min(512, (1 << 24) / max(1, itemCount))) }
+    var requestsPerPass: Int { Self.rowsPerPass(items: itemCount, atMost: 512) }
+
+    /// Rows of `items` scores that fit 64 MB, between 16 and `atMost`.
+    package static func rowsPerPass(items: Int, atMost: Int) -> Int { max(16, min(atMost, (1 << 24) / max(1, items))) }
 
     // MARK: Scores
 

@@ -14,7 +14,7 @@ extension Trainer {
         let validation = HeldOutSplit(dataset, .valid)
         let model = try Model(cnet)
         let queries = validation.queries(model)
-        let chunk = max(16, min(256, (1 << 24) / max(1, n)))  // score matrices within 64 MB each
+        let chunk = Model.rowsPerPass(items: n, atMost: 256)  // score matrices within 64 MB each
         let cnetScores = UnsafeMutablePointer<Float>.allocate(capacity: try checkedProduct([chunk, n], what: "validation scores"))
         let priorScores = UnsafeMutablePointer<Float>.allocate(capacity: chunk * n)
         defer {

@@ -9,17 +9,7 @@ import Glibc
 import LD4MRecCore
 import LD4MRecStorage
 
-private let folder: String = {
-    let base = (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/ld4mrec-fuzz-inter-XXXXXX"
-    var template = Array(base.utf8CString)
-    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-}()
-
-private func write(_ bytes: [UInt8], to path: String) {
-    guard let file = fopen(path, "wb") else { fatalError("cannot write \(path)") }
-    _ = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, bytes.count, file) }
-    fclose(file)
-}
+private let folder = fuzzFolder("inter")
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {

@@ -10,18 +10,10 @@ import LD4MRecCore
 import LD4MRecStorage
 
 private let folder: String = {
-    let base = (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/ld4mrec-fuzz-npy-XXXXXX"
-    var template = Array(base.utf8CString)
-    let path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+    let path = fuzzFolder("npy")
     write(Array("userID\titemID\tx_label\n0\t0\t0\n0\t1\t1\n1\t1\t2\n".utf8), to: path + "/fuzz.inter")
     return path
 }()
-
-private func write(_ bytes: [UInt8], to path: String) {
-    guard let file = fopen(path, "wb") else { fatalError("cannot write \(path)") }
-    _ = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, bytes.count, file) }
-    fclose(file)
-}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {

@@ -49,7 +49,7 @@ build() {
         # Swift targets: LD4MRecStorage's instrumented objects, linked in directly (the
         # library exports only the C API).
         "$TOOLCHAIN/swiftc" -parse-as-library -O -g -sanitize=fuzzer,address -use-ld=lld -module-name "$target" \
-            "Tests/fuzz/$target.swift" -I "$BUILD/Modules" \
+            "Tests/fuzz/$target.swift" Tests/fuzz/fuzz_support.swift -I "$BUILD/Modules" \
             -Xcc -fmodule-map-file="$ROOT/Include/module.modulemap" \
             -Xcc -fmodule-map-file="$ROOT/Sources/CLD4MRecBLAS/module.modulemap" \
             -Xcc -fmodule-map-file="$ROOT/Sources/CLD4MRecHDF5/module.modulemap" \
