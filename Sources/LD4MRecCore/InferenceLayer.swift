@@ -71,6 +71,32 @@ package struct InferenceTable: Sendable {
         }
     }
 
+    /// For every item of `histories`, in ascending order, and every member u of the batch
+    /// holding it: `out[u * ld + c] += row item's entry c` for c in `columns`. Each user's
+    /// row gets its items' rows in ascending order, as one `addRow` per item would add them;
+    /// but each table row is read once per batch, a block of columns at a time, while the
+    /// block of the batch's score rows stays in cache (the prior of a batch).
+    package func addRows(_ histories: ItemUsers, to out: UnsafeMutablePointer<Float>, ld: Int, columns: Range<Int>) {
+        let block = 512
+        for start in stride(from: columns.lowerBound, to: columns.upperBound, by: block) {
+            let count = min(block, columns.upperBound - start)
+            for e in 0 ..< histories.items.count {
+                let item = Int(histories.items[e])
+                if let float32 {
+                    let source = float32.pointer + item * cols + start
+                    for u in histories.users[histories.offsets[e] ..< histories.offsets[e + 1]] {
+                        ld4mrk_add(source, out + Int(u) * ld + start, count)
+                    }
+                } else if let bfloat16 {
+                    let source = bfloat16.pointer + item * cols + start
+                    for u in histories.users[histories.offsets[e] ..< histories.offsets[e + 1]] {
+                        ld4mrk_axpy_bf16(1, source, out + Int(u) * ld + start, count)
+                    }
+                }
+            }
+        }
+    }
+
     /// `y[b * ldy + i] = row (rows.lowerBound + i) . x[b]` for every activation row b: one
     /// slice of a layer's output for a batch (no bias).
     package func multiply(rows slice: Range<Int>, _ x: Activations, into y: UnsafeMutablePointer<Float>, ldy: Int) {
@@ -99,10 +125,132 @@ package struct InferenceTable: Sendable {
         }
     }
 
-    /// Row r . x (a candidate's score).
-    package func dot(row r: Int, _ x: Activations) -> Float {
-        var result: Float = 0
-        multiply(rows: r ..< r + 1, x, into: &result, ldy: 1)
-        return result
+    /// `out[i] = row rows[i] . x` for the first activation row of x (candidates' scores).
+    package func dot(rows: ArraySlice<Int32>, _ x: Activations, into out: UnsafeMutablePointer<Float>) {
+        if let float32 {
+            for (i, r) in rows.enumerated() { out[i] = BLAS.dot(float32.pointer + Int(r) * cols, x.f32, count: cols) }
+        } else if let bfloat16, let xb = x.bf16 {
+            for (i, r) in rows.enumerated() { ld4mrk_gemv_bf16(bfloat16.pointer + Int(r) * cols, cols, 1, cols, xb, out + i, 1) }
+        }
+    }
+
+    /// `out[i] += sum over s in sources of row s's entry at column columns[i]`, adding the
+    /// sources in their order (as `addRow` over the sources adds them to a whole row).
+    package func addEntries(ofRows sources: [Int32], columns: ArraySlice<Int32>, to out: UnsafeMutablePointer<Float>) {
+        if let float32 {
+            for (i, c) in columns.enumerated() {
+                for s in sources { out[i] += float32.pointer[Int(s) * cols + Int(c)] }
+            }
+        } else if let bfloat16 {
+            for (i, c) in columns.enumerated() {
+                for s in sources { out[i] += Float(bitPattern: UInt32(bfloat16.pointer[Int(s) * cols + Int(c)]) << 16) }
+            }
+        }
+    }
+}
+
+/// A float32 table's rows kept a second time as bf16 panels (panels.c), to screen a
+/// request's scores: the bf16 product of a row w_j and an activation h is within
+/// `bound(h) * rowNorms[j]` of the float32 one, so the rows whose float32 score can reach a
+/// top-K are found from the bf16 scores, and only those are scored in float32. Half the
+/// table's memory again; AMX tiles for batches, VDPBF16PS for one request.
+package struct ScreeningTable: Sendable {
+    package let rows: Int
+    package let cols: Int
+    /// Rows and columns padded to multiples of 32, as the panels store them.
+    package let paddedRows: Int
+    package let paddedCols: Int
+    /// The float32 rows' Euclidean norms, rounded up.
+    package let rowNorms: AlignedBuffer<Float>
+    private let panels: AlignedBuffer<UInt16>
+
+    /// `values` (rows x cols, row-major): the float32 table the screen stands for.
+    package init(rows: Int, cols: Int, values: UnsafePointer<Float>) {
+        self.rows = rows
+        self.cols = cols
+        paddedRows = ld4mrk_panels_rows(rows)
+        paddedCols = ld4mrk_panels_cols(cols)
+        panels = AlignedBuffer(uninitialized: paddedRows * paddedCols)
+        ld4mrk_pack_panels(values, rows, cols, panels.pointer)
+        rowNorms = AlignedBuffer(uninitialized: rows)
+        for r in 0 ..< rows {
+            var sum = 0.0
+            for c in 0 ..< cols { sum += Double(values[r * cols + c]) * Double(values[r * cols + c]) }
+            rowNorms.pointer[r] = Float(sum.squareRoot() * (1 + 1e-6))
+        }
+    }
+
+    package var bytes: Int { panels.count * 2 + rowNorms.count * 4 }
+
+    /// The panels themselves, for the kernel tests.
+    package var panelsForTesting: UnsafePointer<UInt16> { UnsafePointer(panels.pointer) }
+
+    /// Rows of activations and of scores a batch of `batch` requests needs (`multiply`).
+    package static func rows(forBatch batch: Int) -> Int { batch == 1 ? 1 : ld4mrk_panels_rows(batch) }
+
+    /// Whether batches (more than one activation row) run on AMX tiles; without them a batch
+    /// is cheaper in float32 than screened.
+    package static var screensBatches: Bool { ld4mrk_has_amx_bf16() != 0 }
+    /// Whether this CPU can screen at all (AVX512_BF16); elsewhere the plain float32 path is faster.
+    package static var isAvailable: Bool { ld4mrk_has_avx512bf16() != 0 }
+
+    /// The margin of the screen: |bf16 score - float32 score| <= margin * |h| * |w_j|.
+    /// Rounding h and w_j to bf16 moves their product by at most 2^-7 + 2^-16 of |h||w_j|
+    /// (Cauchy-Schwarz); both float32 sums add at most cols * 2^-24 each; 2^-10 on top covers
+    /// those sums and the float32 additions that follow (bias, prior).
+    package static func margin(cols: Int) -> Float { 0x1p-7 + 0x1p-10 + Float(cols) * 0x1p-23 }
+
+    /// `a` for `count` activations of `stride` floats (their first `cols`), as the panels
+    /// read them: bf16 rows `paddedCols` apart, zero-padded; and each row's norm.
+    package func round(_ x: UnsafePointer<Float>, stride: Int, count: Int, into a: UnsafeMutablePointer<UInt16>,
+                       norms: UnsafeMutablePointer<Float>) {
+        for b in 0 ..< count {
+            let row = a + b * paddedCols
+            ld4mrk_to_bf16(x + b * stride, row, cols)
+            row.advanced(by: cols).update(repeating: 0, count: paddedCols - cols)
+            var sum = 0.0
+            for c in 0 ..< cols { sum += Double(x[b * stride + c]) * Double(x[b * stride + c]) }
+            norms[b] = Float(sum.squareRoot() * (1 + 1e-6))
+        }
+    }
+
+    /// `c[b * ldc + j] = a_b . w_j` for the `batch` rounded activations and the rows j in
+    /// `slice` (a multiple of 32 wide, within `paddedRows`). For a batch above one, `a` and `c` have
+    /// `batch` rounded up to 32 rows.
+    package func multiply(rows slice: Range<Int>, _ a: UnsafePointer<UInt16>, batch: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard !slice.isEmpty else { return }
+        if batch == 1 {
+            ld4mrk_panels_gemv(a, panels.pointer, cols, slice.lowerBound, slice.upperBound, c + slice.lowerBound, 1)
+        } else {
+            ld4mrk_panels_gemm(a, paddedCols, batch, panels.pointer, cols, slice.lowerBound, slice.upperBound, c, ldc, 1)
+        }
+    }
+}
+
+/// The histories of a batch by item: each distinct item (ascending) and the batch rows
+/// (users) that hold it, in CSR form.
+package struct ItemUsers: Sendable {
+    package let items: [Int32]
+    package let offsets: [Int]
+    package let users: [Int32]
+
+    /// `histories[u]`: user u's item rows, sorted and unique.
+    package init(_ histories: [[Int32]]) {
+        var pairs: [Int64] = []  // item << 32 | user: sorted, items ascend and their users too
+        pairs.reserveCapacity(histories.reduce(0) { $0 + $1.count })
+        for (u, history) in histories.enumerated() {
+            for item in history { pairs.append(Int64(item) << 32 | Int64(u)) }
+        }
+        pairs.sort()
+        var items: [Int32] = []
+        var offsets = [0]
+        for (e, pair) in pairs.enumerated() where e == 0 || pair >> 32 != pairs[e - 1] >> 32 {
+            if e > 0 { offsets.append(e) }
+            items.append(Int32(pair >> 32))
+        }
+        if !pairs.isEmpty { offsets.append(pairs.count) }
+        self.items = items
+        self.offsets = offsets
+        users = pairs.map { Int32(truncatingIfNeeded: $0) }
     }
 }

@@ -61,6 +61,9 @@ package struct Team {
     /// Returns when every member of the team has reached this barrier.
     package func barrier() { sync?.barrier() }
 
+    /// A team of one, for work a member does alone.
+    package static var alone: Team { Team(rank: 0, size: 1, sync: nil) }
+
     /// This member's share of `count` rows: contiguous, in rank order, sizes differing by
     /// at most one (rounded to multiples of `granule` where possible).
     package func share(of count: Int, granule: Int = 1) -> Range<Int> {

@@ -28,10 +28,14 @@ final class ForwardBuffers {
     let filmHidden: [[(scale: (f32: UnsafeMutablePointer<Float>, bf16: UnsafeMutablePointer<UInt16>?),
                        shift: (f32: UnsafeMutablePointer<Float>, bf16: UnsafeMutablePointer<UInt16>?))]]
     let filmOutput: [[(scale: UnsafeMutablePointer<Float>, shift: UnsafeMutablePointer<Float>)]]
+    /// The batch's histories by item, for the dense prior (`InferenceTable.addRows`).
+    let historiesByItem: ItemUsers?
     private let floats: AlignedBuffer<Float>
     private let halves: AlignedBuffer<UInt16>?
 
-    init(_ model: Model, batch: Int) {
+    init(_ model: Model, _ requests: [ScoringRequest]) {
+        let batch = requests.count
+        historiesByItem = model.itemItem == nil ? nil : ItemUsers(requests.map(\.items))
         let h = model.hyperparameters
         let (d, df, k2, hidden) = (h.hiddenSize, h.stepEmbeddingSize, 2 * h.svdRank, h.filmHiddenSize)
         let dims = model.modalityDimensions
@@ -76,7 +80,7 @@ private func round(_ x: (f32: UnsafeMutablePointer<Float>, bf16: UnsafeMutablePo
     if let bf16 = x.bf16 { Kernels.toBFloat16(x.f32 + offset, bf16 + offset, count: count) }
 }
 
-private func activations(_ x: (f32: UnsafeMutablePointer<Float>, bf16: UnsafeMutablePointer<UInt16>?),
+func activations(_ x: (f32: UnsafeMutablePointer<Float>, bf16: UnsafeMutablePointer<UInt16>?),
                          offset: Int = 0, rows: Int, stride: Int) -> Activations {
     Activations(f32: x.f32 + offset, bf16: x.bf16.map { UnsafePointer($0 + offset) }, rows: rows, stride: stride)
 }
@@ -184,34 +188,39 @@ extension Model {
     /// Full scores of the batch for the items `items` (this member's share), written to
     /// `out` (B x n_items): `W_out h + b_out + sum_{j in H} B[j]`.
     func scores(_ requests: [ScoringRequest], _ f: ForwardBuffers, items: Range<Int>, into out: UnsafeMutablePointer<Float>) {
-        let n = itemCount
         let h = activations(f.output(blocks: blocks.count), rows: requests.count, stride: f.width)
-        output.multiply(rows: items, h, into: out + items.lowerBound, ldy: n)
-        for (u, request) in requests.enumerated() {
-            let row = out + u * n
-            addBias(outputBias, items, row)
-            if let itemItem {
-                for item in request.items { itemItem.addRow(Int(item), to: row + items.lowerBound, columns: items) }
-            }
-            if let sparsePrior {
-                for item in request.items { sparsePrior.addRow(Int(item), to: row, columns: items) }
+        output.multiply(rows: items, h, into: out + items.lowerBound, ldy: itemCount)
+        addBiasAndPrior(requests, f, items: items, into: out, ld: itemCount)
+    }
+
+    /// `out[u * ld + j] += b_out[j] + sum_{i in H_u} B[i][j]` for the items j in `items`.
+    func addBiasAndPrior(_ requests: [ScoringRequest], _ f: ForwardBuffers, items: Range<Int>, into out: UnsafeMutablePointer<Float>, ld: Int) {
+        guard !items.isEmpty else { return }
+        for u in requests.indices { addBias(outputBias, items, out + u * ld) }
+        if let itemItem, let histories = f.historiesByItem {
+            itemItem.addRows(histories, to: out, ld: ld, columns: items)
+        }
+        if let sparsePrior {
+            for (u, request) in requests.enumerated() {
+                for item in request.items { sparsePrior.addRow(Int(item), to: out + u * ld, columns: items) }
             }
         }
     }
 
-    /// Scores of the given item rows for user `u` of the batch: one dot product each.
+    /// Scores of the given item rows for user `u` of the batch: one dot product each, then
+    /// the bias and the prior's entries, in the order the full score vector adds them.
     func candidateScores(_ request: ScoringRequest, user u: Int, _ f: ForwardBuffers, rows: ArraySlice<Int32>,
                          into out: UnsafeMutablePointer<Float>) {
         let h = activations(f.output(blocks: blocks.count), offset: u * f.width, rows: 1, stride: f.width)
-        for (i, row) in zip(rows.indices, rows) {
-            var score = output.dot(row: Int(row), h) + outputBias[Int(row)]
-            if let itemItem {
-                for item in request.items { itemItem.addRow(Int(item), to: &score, columns: Int(row) ..< Int(row) + 1) }
+        output.dot(rows: rows, h, into: out)
+        outputBias.withUnsafeBufferPointer { bias in
+            for (i, row) in rows.enumerated() { out[i] += bias[Int(row)] }
+        }
+        itemItem?.addEntries(ofRows: request.items, columns: rows, to: out)
+        if let sparsePrior {
+            for (i, row) in rows.enumerated() {
+                for item in request.items { out[i] += sparsePrior.value(row: Int(item), column: row) }
             }
-            if let sparsePrior {
-                for item in request.items { score += sparsePrior.value(row: Int(item), column: row) }
-            }
-            out[i - rows.startIndex] = score
         }
     }
 }

@@ -66,6 +66,8 @@ public final class Model: Sendable {
     /// `itemItemScale * B`, so that a score is `W_out h + b_out + sum_{j in H} B[j]`.
     let output: InferenceTable
     let outputBias: [Float]
+    /// W_out (scaled) again in bf16 panels, to screen top-K requests (`Model.screened`).
+    let outputScreen: ScreeningTable?
     let itemItem: InferenceTable?
     /// The sparse prior, its values times `itemItemScale`.
     let sparsePrior: SparseRows?
@@ -73,8 +75,12 @@ public final class Model: Sendable {
     let zIn: Matrix
     let zInDefault: [Float]
 
-    /// Builds a serving model from validated parameters.
-    public init(_ parameters: ModelParameters, precision: Precision = .float32) throws {
+    /// Builds a serving model from validated parameters. With float32 tables on a CPU with
+    /// AVX512_BF16, `screening` keeps a bf16 copy of the output layer (half its memory
+    /// again) that top-K requests use to find the items that can make the list, before
+    /// scoring only those in float32: the same lists and scores, at about the cost of
+    /// reading bf16 weights (AMX tiles for batches where the CPU has them).
+    public init(_ parameters: ModelParameters, precision: Precision = .float32, screening: Bool = true) throws {
         try parameters.validate()
         hyperparameters = parameters.hyperparameters
         catalogue = ItemCatalogue(ids: parameters.itemIDs)
@@ -95,7 +101,16 @@ public final class Model: Sendable {
         inputBias = parameters.input.bias
         blocks = parameters.blocks.map { ServingBlock($0, precision: precision) }
         let scale = parameters.cnetScale
-        output = InferenceTable(parameters.output.weight, precision: precision, scale: scale)
+        let outputWeight = parameters.output.weight
+        output = InferenceTable(outputWeight, precision: precision, scale: scale)
+        if screening, precision == .float32, ScreeningTable.isAvailable {
+            let scaled = scale == 1 ? outputWeight.values : outputWeight.values.map { $0 * scale }
+            outputScreen = scaled.withUnsafeBufferPointer {
+                ScreeningTable(rows: outputWeight.rows, cols: outputWeight.cols, values: $0.baseAddress!)
+            }
+        } else {
+            outputScreen = nil
+        }
         outputBias = parameters.output.bias.map { $0 * scale }
         if let prior = parameters.itemItem, parameters.itemItemScale != 0 {
             itemItem = InferenceTable(prior, precision: precision, scale: parameters.itemItemScale)
@@ -115,8 +130,8 @@ public final class Model: Sendable {
     }
 
     /// Loads and validates a model file (docs/FORMAT.md).
-    public convenience init(contentsOf path: String, precision: Precision = .float32) throws {
-        try self.init(try ModelFile.read(from: path), precision: precision)
+    public convenience init(contentsOf path: String, precision: Precision = .float32, screening: Bool = true) throws {
+        try self.init(try ModelFile.read(from: path), precision: precision, screening: screening)
     }
 
     public var itemCount: Int { catalogue.count }
@@ -125,9 +140,12 @@ public final class Model: Sendable {
     /// Feature dimension of each modality, in `modalityNames` order.
     public var modalityDimensions: [Int] { signals.features.map(\.cols) }
     public var hiddenSize: Int { hyperparameters.hiddenSize }
+    /// Whether top-K requests are screened in bf16 (see `init`).
+    public var screensTopK: Bool { outputScreen != nil }
     /// Bytes of the tables scoring reads (weights, signals, prior).
     public var weightBytes: Int {
-        let dense = blocks.reduce(0) { $0 + $1.bytes } + inputByItem.bytes + output.bytes + (itemItem?.bytes ?? 0)
+        let dense = blocks.reduce(0) { $0 + $1.bytes } + inputByItem.bytes + output.bytes + (outputScreen?.bytes ?? 0)
+            + (itemItem?.bytes ?? 0)
             + (sparsePrior.map { 8 * $0.entries + 8 * $0.offsets.count } ?? 0)
         let floats = inputBias.count + outputBias.count + signals.svdItemFactors.values.count
             + signals.features.reduce(0) { $0 + $1.values.count }

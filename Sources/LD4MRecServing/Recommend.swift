@@ -100,7 +100,7 @@ extension Model {
         for start in stride(from: 0, to: queries.count, by: requestsPerPass) {
             let chunkQueries = Array(queries[start ..< min(start + requestsPerPass, queries.count)])
             let requests = chunkQueries.map(\.request)
-            let buffers = ForwardBuffers(self, batch: requests.count)
+            let buffers = ForwardBuffers(self, requests)
             // Members write their users' lists through one buffer: assigning elements of a
             // captured array from several threads is an exclusivity violation.
             let chunkResults = UnsafeMutableBufferPointer<[ScoredItem]>.allocate(capacity: requests.count)
@@ -131,15 +131,21 @@ extension Model {
                     }
                 }
             } else {
-                let rows = UnsafeMutablePointer<Float>.allocate(capacity: try checkedProduct([requests.count, n], what: "score matrix"))
-                defer { rows.deallocate() }
+                _ = try checkedProduct([requests.count, n], what: "score matrix")
                 let skips = chunkQueries.map(blocked)
-                ThreadPool.shared.run(threads: threads) { team in
-                    hidden(requests, buffers, team)
-                    scores(requests, buffers, items: team.share(of: n, granule: InferenceTable.rowBlock), into: rows)
-                    team.barrier()
-                    for u in team.share(of: requests.count) {
-                        chunkResults[u] = topK(rows + u * n, count: n, k: k, skipping: skips[u])
+                if threads > 1, requests.count >= 2 * Self.usersPerMember {
+                    // Each member runs its share of the users as a pass of its own: no
+                    // member waits for another between layers.
+                    ThreadPool.shared.run(threads: threads) { team in
+                        let mine = team.share(of: requests.count)
+                        let pass = AllItemsPass(self, Array(requests[mine]))
+                        pass.run(k: k, skips: Array(skips[mine]), team: .alone,
+                                 into: UnsafeMutableBufferPointer(rebasing: chunkResults[mine]))
+                    }
+                } else {
+                    let pass = AllItemsPass(self, requests)
+                    ThreadPool.shared.run(threads: threads) { team in
+                        pass.run(k: k, skips: skips, team: team, into: chunkResults)
                     }
                 }
             }
@@ -147,6 +153,10 @@ extension Model {
         }
         return results
     }
+
+    /// Below twice this many requests per thread, a pass's members split each layer's rows
+    /// rather than the requests.
+    static let usersPerMember = 64
 
     /// Requests per forward pass: as many as keep the pass's score matrix within 64 MB
     /// (16 to 512): larger passes make the output layer's GEMM more efficient (a batch of
@@ -173,7 +183,7 @@ extension Model {
         var result = [Float](repeating: -.infinity, count: candidates.count)
         guard !rows.isEmpty else { return (result, candidates.count) }
         var known = [Float](repeating: 0, count: rows.count)
-        let buffers = ForwardBuffers(self, batch: 1)
+        let buffers = ForwardBuffers(self, [query.request])
         known.withUnsafeMutableBufferPointer { known in
             ThreadPool.shared.run(threads: Threads.resolve(threads)) { team in
                 hidden([query.request], buffers, team)
@@ -195,7 +205,7 @@ extension Model {
         let n = itemCount
         for start in stride(from: 0, to: queries.count, by: requestsPerPass) {
             let requests = queries[start ..< min(start + requestsPerPass, queries.count)].map(\.request)
-            let buffers = ForwardBuffers(self, batch: requests.count)
+            let buffers = ForwardBuffers(self, requests)
             ThreadPool.shared.run(threads: Threads.resolve(threads)) { team in
                 hidden(requests, buffers, team)
                 scores(requests, buffers, items: team.share(of: n, granule: InferenceTable.rowBlock), into: base + start * n)
@@ -208,6 +218,44 @@ extension Model {
         var result = [Float](repeating: 0, count: itemCount)
         result.withUnsafeMutableBufferPointer { try? scores([query], into: $0, threads: threads) }
         return result
+    }
+}
+
+/// A top-K pass over every item for a batch: its buffers, and the work of each member of
+/// the team that runs it.
+private final class AllItemsPass {
+    let model: Model
+    let requests: [ScoringRequest]
+    let buffers: ForwardBuffers
+    /// Through the output screen (`Model.screens(batch:)`), or the float32 score matrix.
+    let screened: ScreenedPass?
+    let scores: AlignedBuffer<Float>?
+
+    init(_ model: Model, _ requests: [ScoringRequest]) {
+        self.model = model
+        self.requests = requests
+        buffers = ForwardBuffers(model, requests)
+        if model.screens(batch: requests.count), let screen = model.outputScreen {
+            screened = ScreenedPass(screen, batch: requests.count)
+            scores = nil
+        } else {
+            screened = nil
+            scores = AlignedBuffer(uninitialized: requests.count * model.itemCount)
+        }
+    }
+
+    func run(k: Int, skips: [[Int32]], team: Team, into results: UnsafeMutableBufferPointer<[ScoredItem]>) {
+        if let screened {
+            model.screenedTopK(requests, buffers, screened, k: k, skips: skips, team: team, into: results)
+        } else if let scores {
+            let n = model.itemCount
+            model.hidden(requests, buffers, team)
+            model.scores(requests, buffers, items: team.share(of: n, granule: InferenceTable.rowBlock), into: scores.pointer)
+            team.barrier()
+            for u in team.share(of: requests.count) {
+                results[u] = topK(scores.pointer + u * n, count: n, k: k, skipping: skips[u])
+            }
+        }
     }
 }
 

@@ -67,6 +67,60 @@ import Glibc
         }
     }
 
+    /// The bf16 panels (AMX tiles, VDPBF16PS, the widening loop) agree with a double sum of
+    /// the rounded values, and stay within the screen's margin of the unrounded product.
+    @Test(arguments: [(77, 45, 5), (64, 1000, 40), (33, 32, 1), (300, 100, 33), (16, 7, 2)])
+    func panelsAgreeWithDoubleSums(rows: Int, cols: Int, batch: Int) {
+        var rng = SeededGenerator(seed: UInt64(rows * 31 + cols))
+        let w = (0 ..< rows * cols).map { _ in Float(rng.nextGaussian()) }
+        let x = (0 ..< batch * cols).map { _ in Float(rng.nextGaussian()) }
+        let table = w.withUnsafeBufferPointer { ScreeningTable(rows: rows, cols: cols, values: $0.baseAddress!) }
+        let (width, height) = (table.paddedCols, table.paddedRows)
+        #expect(width % 32 == 0 && width >= cols && width < cols + 32)
+        #expect(height % 32 == 0 && height >= rows && height < rows + 32)
+        let batchRows = max(32, ScreeningTable.rows(forBatch: batch))
+        var a = [UInt16](repeating: 0xFFFF, count: batchRows * width)  // rounding writes the padding too
+        var norms = [Float](repeating: 0, count: batch)
+        x.withUnsafeBufferPointer { table.round($0.baseAddress!, stride: cols, count: batch, into: &a, norms: &norms) }
+        for b in batch ..< batchRows { for c in 0 ..< width { a[b * width + c] = 0 } }
+        func widened(_ h: UInt16) -> Double { Double(Float(bitPattern: UInt32(h) << 16)) }
+        var tiles = [Float](repeating: .nan, count: batchRows * height), perRow = tiles
+        var fast = [Float](repeating: .nan, count: height), plain = fast
+        let panels = table.panelsForTesting
+        ld4mrk_panels_gemm(a, width, batch, panels, cols, 0, height, &tiles, height, 1)
+        ld4mrk_panels_gemm(a, width, batch, panels, cols, 0, height, &perRow, height, 0)
+        for b in 0 ..< batch {
+            var xb = [UInt16](repeating: 0, count: cols)
+            Kernels.toBFloat16(Array(x[b * cols ..< (b + 1) * cols]), &xb, count: cols)
+            let norm = (0 ..< cols).reduce(0.0) { $0 + Double(x[b * cols + $1]) * Double(x[b * cols + $1]) }.squareRoot()
+            #expect(abs(Double(norms[b]) - norm) <= 1e-5 * norm)
+            a.withUnsafeBufferPointer {
+                ld4mrk_panels_gemv($0.baseAddress! + b * width, panels, cols, 0, height, &fast, 1)
+                ld4mrk_panels_gemv($0.baseAddress! + b * width, panels, cols, 0, height, &plain, 0)
+            }
+            for r in 0 ..< height {
+                var rounded = 0.0, exact = 0.0, magnitude = 0.0
+                for c in 0 ..< cols where r < rows {
+                    var wb: UInt16 = 0
+                    Kernels.toBFloat16([w[r * cols + c]], &wb, count: 1)
+                    rounded += widened(wb) * widened(xb[c])
+                    magnitude += abs(widened(wb) * widened(xb[c]))
+                    exact += Double(w[r * cols + c]) * Double(x[b * cols + c])
+                }
+                let tolerance = 1e-6 * Double(cols) * max(1e-30, magnitude)
+                for (path, value) in [("AMX", tiles[b * height + r]), ("per row", perRow[b * height + r]), ("VDPBF16PS", fast[r]), ("widening", plain[r])] {
+                    #expect(abs(Double(value) - rounded) <= tolerance, "\(path) \(rows)x\(cols) batch \(b) row \(r): \(value) vs \(rounded)")
+                }
+                if r < rows {
+                    let margin = Double(ScreeningTable.margin(cols: cols) * norms[b] * table.rowNorms.pointer[r])
+                    #expect(abs(Double(tiles[b * height + r]) - exact) <= margin)
+                } else {
+                    #expect(tiles[b * height + r] == 0)  // padding rows of the table are zero
+                }
+            }
+        }
+    }
+
     /// OpenBLAS must run the kernels of this CPU: a fallback to its SSE3 ones is 4-5 times
     /// slower (Debian 12's OpenBLAS does not know some newer CPUs).
     @Test func openBLASRunsTheKernelsOfThisCPU() {

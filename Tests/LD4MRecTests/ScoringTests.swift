@@ -1,3 +1,4 @@
+import CLD4MRecKernels
 import Testing
 @testable import LD4MRecCore
 @testable import LD4MRecServing
@@ -119,6 +120,45 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
         try scores.withUnsafeMutableBufferPointer { try model.scores(queries, into: $0) }
         let last = model.scores(queries[count - 1])
         #expect(zip(scores[(count - 1) * model.itemCount ..< count * model.itemCount], last).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+
+    /// The bf16 screen changes no list: the screened top-K lists and their scores are the
+    /// float32 pass's, for one request and for batches (AMX tiles where the CPU has them),
+    /// with the dense and the sparse prior, excluded items and k beyond the catalogue.
+    @Test(arguments: [(1, false), (7, false), (40, true), (600, false)])
+    func screenedListsAreTheFloat32Lists(batch: Int, sparse: Bool) throws {
+        var spec = smallSpec(seed: 5)
+        (spec.items, spec.users) = (700, 50)
+        spec.hyperparameters.hiddenSize = 96
+        spec.hyperparameters.svdRank = 8
+        (spec.itemItemPrior, spec.sparsePrior) = (!sparse, sparse)
+        let parameters = try ModelParameters.synthetic(spec)
+        let plain = try Model(parameters, screening: false)
+        let screened = try Model(parameters)
+        #expect(!plain.screensTopK)
+        #expect(screened.screensTopK == (ld4mrk_has_avx512bf16() != 0))
+        let ids = plain.catalogue.ids
+        var rng = SeededGenerator(seed: 7)
+        let queries = (0 ..< batch).map { u in
+            plain.query(history: (0 ..< 1 + u % 9).map { _ in ids[Int(rng.next() % UInt64(ids.count))] }, user: plain.userIDs[u % 50])
+        }
+        for (k, options) in [(20, RecommendOptions()), (3, RecommendOptions(excludedItems: Array(ids[0 ..< 200]), threads: 1)),
+                             (800, RecommendOptions(excludeHistory: false))] {
+            let expected = try plain.recommend(queries, k: k, options: options)
+            let lists = try screened.recommend(queries, k: k, options: options)
+            for (list, reference) in zip(lists, expected) {
+                #expect(list.count == reference.count)
+                for (i, (item, wanted)) in zip(list, reference).enumerated() {
+                    let tolerance = 1e-5 * max(1, abs(wanted.score))
+                    #expect(abs(item.score - wanted.score) <= tolerance, "k \(k) rank \(i)")
+                    // Items may swap only where the float32 scores tie within rounding.
+                    if item.itemID != wanted.itemID {
+                        let neighbours = [i - 1, i + 1].filter { reference.indices.contains($0) }.map { reference[$0].score }
+                        #expect(neighbours.contains { abs($0 - wanted.score) <= 2 * tolerance }, "k \(k) rank \(i)")
+                    }
+                }
+            }
+        }
     }
 
     @Test func historyOrderAndDuplicatesDoNotMatter() throws {

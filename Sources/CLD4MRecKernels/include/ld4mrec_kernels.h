@@ -51,6 +51,25 @@ LD4MREC_INTERNAL void ld4mrk_gemv_bf16(const uint16_t *w, size_t ld, size_t rows
 /* Whether the CPU has AVX512_BF16 (and AVX512BW). */
 LD4MREC_INTERNAL int ld4mrk_has_avx512bf16(void);
 
+/* bf16 panels (panels.c): a rows x cols float32 table rounded to bf16 in the layout of
+ * AMX's TDPBF16PS, ld4mrk_panels_rows(rows) x ld4mrk_panels_cols(cols) values. */
+LD4MREC_INTERNAL size_t ld4mrk_panels_rows(size_t rows);
+LD4MREC_INTERNAL size_t ld4mrk_panels_cols(size_t cols);
+LD4MREC_INTERNAL void ld4mrk_pack_panels(const float *w, size_t rows, size_t cols, uint16_t *panels);
+/* c[i * ldc + j] = a_i . w_j, i < m, j in [row_begin, row_end) (multiples of 32): a has bf16
+ * rows lda apart, zero-padded to ld4mrk_panels_cols(cols); a and c have m rounded up to 32
+ * rows. AMX tiles where allowed and the CPU and the kernel have them, else one GEMV
+ * per row. */
+LD4MREC_INTERNAL void ld4mrk_panels_gemm(const uint16_t *a, size_t lda, size_t m, const uint16_t *panels,
+                                         size_t cols, size_t row_begin, size_t row_end, float *c, size_t ldc,
+                                         int allow_amx);
+/* y[j - row_begin] = x . w_j, j in [row_begin, row_end) (multiples of 16): VDPBF16PS where
+ * allowed and the CPU has it, else widened to float32. */
+LD4MREC_INTERNAL void ld4mrk_panels_gemv(const uint16_t *x, const uint16_t *panels, size_t cols,
+                                         size_t row_begin, size_t row_end, float *y, int allow_dpbf16);
+/* Whether this process may use AMX-BF16 (CPU support and the kernel's permission). */
+LD4MREC_INTERNAL int ld4mrk_has_amx_bf16(void);
+
 /* Training's random numbers, each fill a pure function of its seed. */
 /* out[i] = scale * N(0, 1), i < n. */
 LD4MREC_INTERNAL void ld4mrk_fill_gaussian(uint64_t seed, float *out, size_t n, float scale);
