@@ -172,12 +172,21 @@ LD4MREC_API int32_t ld4mrec_model_load(const char *path, ld4mrec_model **out_mod
 /* How a loaded model holds its large tables (the C-Net's weights, the input layer, the
  * item-item prior). Fixed values, append-only. */
 enum {
-    LD4MREC_PRECISION_FLOAT32 = 0,  /* as trained (the default) */
-    LD4MREC_PRECISION_BFLOAT16 = 1  /* half the memory and memory traffic: weights and
+    LD4MREC_PRECISION_FLOAT32 = 0,  /* as trained (the default). On CPUs with AVX512_BF16
+                                       the output layer is held in bfloat16 as well (half
+                                       its memory again) to screen top-K requests: the
+                                       items that can make a list are found in bfloat16
+                                       and scored in float32, so lists and scores are the
+                                       float32 ones, at about the cost of reading bfloat16
+                                       weights (AMX tiles for batches where the CPU has
+                                       them) */
+    LD4MREC_PRECISION_BFLOAT16 = 1, /* half the memory and memory traffic: weights and
                                        activations rounded to bfloat16, sums in float32
                                        (AVX512_BF16 instructions where the CPU has them);
                                        scores move by about 1e-3 of their spread, see
                                        BENCHMARKS.md for the effect on accuracy */
+    LD4MREC_PRECISION_FLOAT32_UNSCREENED = 2  /* float32 without the bfloat16 screen: the
+                                       least memory for float32 scores, slower top-K */
 };
 
 /* Options of ld4mrec_model_load_with. Fields are appended in later versions; struct_size

@@ -180,6 +180,7 @@ struct RecommendOptions {
 enum class Precision : int32_t {
     float32 = LD4MREC_PRECISION_FLOAT32,
     bfloat16 = LD4MREC_PRECISION_BFLOAT16,
+    float32_unscreened = LD4MREC_PRECISION_FLOAT32_UNSCREENED,
 };
 
 /// Sizes and hyperparameters of a model (ld4mrec_model_info).

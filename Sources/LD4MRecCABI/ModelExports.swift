@@ -68,32 +68,37 @@ public func ld4mrec_model_load_with(_ path: UnsafePointer<CChar>!, _ params: Uns
     guarded {
         let path = try LD4MRecCABI.path(path)
         let out = try required(outModel, "out_model")
-        var precision = Precision.float32
+        var (precision, screening) = (Precision.float32, true)
         if let params {
             let p = try readPrefix(params, defaults: ld4mrec_load_params_default(), fieldEnds: loadParamsFieldEnds,
                                    minimumSize: MemoryLayout<ld4mrec_load_params>.size, name: "params")
-            guard let chosen = Precision(code: p.precision) else {
-                throw invalid("params->precision is \(p.precision): use LD4MREC_PRECISION_FLOAT32 or _BFLOAT16")
+            guard let chosen = Precision.tables(code: p.precision) else {
+                throw invalid("params->precision is \(p.precision): use LD4MREC_PRECISION_FLOAT32, _BFLOAT16 or _FLOAT32_UNSCREENED")
             }
-            precision = chosen
+            (precision, screening) = chosen
         }
-        out.pointee = retain(ModelHandle(try Model(contentsOf: path, precision: precision)))
+        out.pointee = retain(ModelHandle(try Model(contentsOf: path, precision: precision, screening: screening)))
     }
 }
 
 extension Precision {
-    /// The LD4MREC_PRECISION_* code.
-    init?(code: Int32) {
+    /// The tables an LD4MREC_PRECISION_* code asks for: their precision and whether
+    /// top-K requests may be screened (`Model.init`).
+    static func tables(code: Int32) -> (Precision, screening: Bool)? {
         switch code {
-        case Int32(LD4MREC_PRECISION_FLOAT32): self = .float32
-        case Int32(LD4MREC_PRECISION_BFLOAT16): self = .bfloat16
+        case Int32(LD4MREC_PRECISION_FLOAT32): return (.float32, true)
+        case Int32(LD4MREC_PRECISION_BFLOAT16): return (.bfloat16, true)
+        case Int32(LD4MREC_PRECISION_FLOAT32_UNSCREENED): return (.float32, false)
         default: return nil
         }
     }
+}
 
-    var code: Int32 {
-        switch self {
-        case .float32: return Int32(LD4MREC_PRECISION_FLOAT32)
+extension Model {
+    /// The LD4MREC_PRECISION_* code the model was loaded with.
+    var precisionCode: Int32 {
+        switch precision {
+        case .float32: return Int32(screening ? LD4MREC_PRECISION_FLOAT32 : LD4MREC_PRECISION_FLOAT32_UNSCREENED)
         case .bfloat16: return Int32(LD4MREC_PRECISION_BFLOAT16)
         }
     }
@@ -124,7 +129,7 @@ public func ld4mrec_model_get_info(_ model: OpaquePointer!, _ outInfo: UnsafeMut
             n_blocks: Int32(h.blocks),
             film_hidden_size: Int32(h.filmHiddenSize),
             n_modalities: Int32(model.modalityNames.count),
-            precision: model.precision.code,
+            precision: model.precisionCode,
             weight_bytes: Int64(model.weightBytes))
         try writePrefix(info, to: out, fieldEnds: infoFieldEnds, minimumSize: infoFieldEnds[11], name: "out_info")
     }

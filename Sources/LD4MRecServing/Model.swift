@@ -55,6 +55,9 @@ public final class Model: Sendable {
     public let trainingHistories: CSRHistories?
     /// How the large tables are stored.
     public let precision: Precision
+    /// Whether top-K requests may be screened, as asked at loading (`screensTopK`: whether
+    /// they are).
+    public let screening: Bool
 
     let userRowOf: [Int64: Int]
     /// W_in transposed (n_items x d): the input layer of a multi-hot history is a sum of
@@ -88,6 +91,7 @@ public final class Model: Sendable {
         userIDs = parameters.userIDs
         trainingHistories = parameters.histories
         self.precision = precision
+        self.screening = screening
         var userRowOf = [Int64: Int](minimumCapacity: parameters.userCount)
         for (row, id) in parameters.userIDs.enumerated() { userRowOf[id] = row }
         self.userRowOf = userRowOf

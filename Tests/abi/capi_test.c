@@ -629,6 +629,23 @@ static void test_load_options(void) {
     }
     CHECK(worst > 0 && worst < 0.02 * spread);
     ld4mrec_model_free(half);
+
+    /* float32 without the bf16 screen: the same lists and scores, never more memory. */
+    ld4mrec_model *plain = NULL;
+    params.precision = LD4MREC_PRECISION_FLOAT32_UNSCREENED;
+    CHECK_OK(ld4mrec_model_load_with(model_path, &params, &plain));
+    ld4mrec_model_info c = {.struct_size = sizeof c};
+    CHECK_OK(ld4mrec_model_get_info(plain, &c));
+    CHECK(c.precision == LD4MREC_PRECISION_FLOAT32_UNSCREENED && c.weight_bytes <= a.weight_bytes);
+    int64_t top_a[20], top_c[20];
+    float scores_a[20], scores_c[20];
+    size_t count_a = 0, count_c = 0;
+    CHECK_OK(ld4mrec_recommend_history(full, history, 3, NULL, 20, NULL, top_a, scores_a, 20, &count_a, NULL));
+    CHECK_OK(ld4mrec_recommend_history(plain, history, 3, NULL, 20, NULL, top_c, scores_c, 20, &count_c, NULL));
+    CHECK(count_a == 20 && count_c == 20);
+    for (size_t i = 0; i < 20; i++)
+        CHECK(top_a[i] == top_c[i] && fabs((double)scores_a[i] - scores_c[i]) <= 1e-5 * fmax(1, fabs(scores_c[i])));
+    ld4mrec_model_free(plain);
     ld4mrec_model_free(full);
 
     ld4mrec_model *bad = NULL;

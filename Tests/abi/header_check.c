@@ -127,7 +127,8 @@ typedef char check_version_number[LD4MREC_VERSION_NUMBER ==
 typedef char check_params_first[offsetof(ld4mrec_recommend_params, struct_size) == 0 ? 1 : -1];
 typedef char check_info_first[offsetof(ld4mrec_model_info, struct_size) == 0 ? 1 : -1];
 typedef char check_load_params_first[offsetof(ld4mrec_load_params, struct_size) == 0 ? 1 : -1];
-typedef char check_precisions[LD4MREC_PRECISION_FLOAT32 == 0 && LD4MREC_PRECISION_BFLOAT16 == 1 ? 1 : -1];
+typedef char check_precisions[LD4MREC_PRECISION_FLOAT32 == 0 && LD4MREC_PRECISION_BFLOAT16 == 1 &&
+                                  LD4MREC_PRECISION_FLOAT32_UNSCREENED == 2 ? 1 : -1];
 
 int main(void) {
     /* Every pointer of the table is set: the count of members equals N_FUNCTIONS. */

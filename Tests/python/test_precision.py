@@ -76,3 +76,25 @@ def test_bfloat16_entry_points_agree(models):
 def test_unknown_precision_is_refused(model_path):
     with pytest.raises(ValueError, match="precision"):
         ld4mrec.Model(model_path, precision="int4")
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_float32_screen_changes_no_list(make_model, config):
+    """The default float32 loading screens top-K requests in bf16 where the CPU can; the
+    lists and scores are those of float32_unscreened, which checks every item in float32."""
+    path = make_model(**CONFIGS[config])
+    with ld4mrec.Model(path) as screened, ld4mrec.Model(path, precision="float32_unscreened") as plain:
+        assert screened.info.precision == "float32" and plain.info.precision == "float32_unscreened"
+        assert screened.info.weight_bytes >= plain.info.weight_bytes
+        with ld4mrec.Store.from_model(screened) as a, ld4mrec.Store.from_model(plain) as b:
+            users = a.user_ids()
+            for k in (1, 10):
+                items_a, scores_a, _ = a.recommend_users(users, k=k)
+                items_b, scores_b, _ = b.recommend_users(users, k=k)
+                np.testing.assert_array_equal(items_a, items_b)
+                np.testing.assert_allclose(scores_a, scores_b, rtol=1e-5, atol=1e-6)
+            for user in users[:4]:
+                items_a, scores_a = a.recommend_user(user, k=15, exclude_history=False)
+                items_b, scores_b = b.recommend_user(user, k=15, exclude_history=False)
+                np.testing.assert_array_equal(items_a, items_b)
+                np.testing.assert_allclose(scores_a, scores_b, rtol=1e-5, atol=1e-6)

@@ -288,7 +288,8 @@ def _path(path):
 # ------------------------------------------------------------------------------------
 
 
-_PRECISIONS = {"float32": _capi.LD4MREC_PRECISION_FLOAT32, "bfloat16": _capi.LD4MREC_PRECISION_BFLOAT16}
+_PRECISIONS = {"float32": _capi.LD4MREC_PRECISION_FLOAT32, "bfloat16": _capi.LD4MREC_PRECISION_BFLOAT16,
+               "float32_unscreened": _capi.LD4MREC_PRECISION_FLOAT32_UNSCREENED}
 
 
 @dataclass(frozen=True)
@@ -440,7 +441,9 @@ class Model(_Handle):
 
     ``Model(path)`` loads and validates a model file (docs/FORMAT.md); with
     ``precision="bfloat16"`` its large tables are held in bfloat16 (half the memory and
-    memory traffic, scores within about 1e-3 of their spread). close() frees it once no
+    memory traffic, scores within about 1e-3 of their spread). The default "float32" also
+    holds the output layer in bfloat16 on CPUs with AVX512_BF16, to screen top-K requests
+    (same lists and scores, faster); "float32_unscreened" saves that memory. close() frees it once no
     call uses it any more; stores made from it keep it referenced."""
 
     _kind = "model"

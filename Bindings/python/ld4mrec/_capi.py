@@ -27,7 +27,7 @@ __all__ = [
     "LD4MREC_ERR_UNKNOWN_USER", "LD4MREC_ERR_OUT_OF_MEMORY", "LD4MREC_ERR_INTERNAL",
     "ld4mrec_model", "ld4mrec_model_p", "ld4mrec_store", "ld4mrec_store_p",
     "ld4mrec_model_info", "ld4mrec_recommend_params", "ld4mrec_load_params",
-    "LD4MREC_PRECISION_FLOAT32", "LD4MREC_PRECISION_BFLOAT16",
+    "LD4MREC_PRECISION_FLOAT32", "LD4MREC_PRECISION_BFLOAT16", "LD4MREC_PRECISION_FLOAT32_UNSCREENED",
     "int64_p", "float_p", "size_t_p", "bool_p",
 ]
 
@@ -62,6 +62,7 @@ LD4MREC_ERR_INTERNAL = 8
 
 LD4MREC_PRECISION_FLOAT32 = 0
 LD4MREC_PRECISION_BFLOAT16 = 1
+LD4MREC_PRECISION_FLOAT32_UNSCREENED = 2
 
 # ------------------------------------------------------------------------------------
 # Types
