@@ -77,7 +77,9 @@ package struct InferenceTable: Sendable {
     /// but each table row is read once per batch, a block of columns at a time, while the
     /// block of the batch's score rows stays in cache (the prior of a batch).
     package func addRows(_ histories: ItemUsers, to out: UnsafeMutablePointer<Float>, ld: Int, columns: Range<Int>) {
-        let block = 512
+        // Blocks of the batch's score rows within about 1 MB (a core's L2 holds 1-2 MB);
+        // the longer each row segment, the better the prefetchers stream it.
+        let block = max(256, min(4096, (1 << 18) / max(1, histories.batch)) / 16 * 16)
         for start in stride(from: columns.lowerBound, to: columns.upperBound, by: block) {
             let count = min(block, columns.upperBound - start)
             for e in 0 ..< histories.items.count {
@@ -230,6 +232,8 @@ package struct ScreeningTable: Sendable {
 /// The histories of a batch by item: each distinct item (ascending) and the batch rows
 /// (users) that hold it, in CSR form.
 package struct ItemUsers: Sendable {
+    /// Users in the batch.
+    package let batch: Int
     package let items: [Int32]
     package let offsets: [Int]
     package let users: [Int32]
@@ -249,6 +253,7 @@ package struct ItemUsers: Sendable {
             items.append(Int32(pair >> 32))
         }
         if !pairs.isEmpty { offsets.append(pairs.count) }
+        batch = histories.count
         self.items = items
         self.offsets = offsets
         users = pairs.map { Int32(truncatingIfNeeded: $0) }
