@@ -130,7 +130,7 @@ package struct InferenceTable: Sendable {
     /// `out[i] = row rows[i] . x` for the first activation row of x (candidates' scores).
     package func dot(rows: ArraySlice<Int32>, _ x: Activations, into out: UnsafeMutablePointer<Float>) {
         if let float32 {
-            for (i, r) in rows.enumerated() { out[i] = BLAS.dot(float32.pointer + Int(r) * cols, x.f32, count: cols) }
+            rows.withUnsafeBufferPointer { ld4mrk_dot_rows(float32.pointer, cols, $0.baseAddress, rows.count, x.f32, out) }
         } else if let bfloat16, let xb = x.bf16 {
             for (i, r) in rows.enumerated() { ld4mrk_gemv_bf16(bfloat16.pointer + Int(r) * cols, cols, 1, cols, xb, out + i, 1) }
         }

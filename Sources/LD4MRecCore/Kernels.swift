@@ -21,6 +21,14 @@ package enum Kernels {
         ld4mrk_exp(x, y, count)
     }
 
+    /// The candidates of a screened top-k (`ld4mrk_screen`): the allowed items whose upper
+    /// bound reaches the k-th best lower bound; returns how many were written.
+    package static func screen(dots: UnsafePointer<Float>, prior: UnsafePointer<Float>, norms: UnsafePointer<Float>,
+                               margin: Float, count n: Int, k: Int, skipping skip: UnsafeBufferPointer<Int32>,
+                               heap: inout [Float], candidates: inout [Int32]) -> Int {
+        ld4mrk_screen(dots, prior, norms, margin, n, k, skip.baseAddress, skip.count, &heap, &candidates)
+    }
+
     /// y += b.
     @inline(__always)
     package static func add(_ b: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {

@@ -38,37 +38,26 @@ extension Model {
 
     /// One request's list from its approximate scores (`dots + prior`): the k-th best lower
     /// bound (score - margin |w_j|) is a floor no item of the float32 list falls below, so
-    /// the items whose upper bound reaches it are the only candidates.
+    /// the items whose upper bound reaches it are the only candidates (`ld4mrk_screen`).
     private func screenedTopK(user u: Int, _ f: ForwardBuffers, dots: UnsafePointer<Float>, prior: UnsafePointer<Float>,
                               margin: Float, norms: UnsafePointer<Float>, k: Int, skipping skip: [Int32]) -> [ScoredItem] {
         let n = itemCount
-        var lower = TopKSelector(k: min(k, n - skip.count))
-        guard lower.k > 0 else { return [] }
-        var i = 0
-        while !lower.isFull {  // the first k allowed items
-            if !skip.containsSorted(Int32(i)) { lower.offer(row: Int32(i), score: dots[i] + prior[i] - margin * norms[i]) }
-            i += 1
+        let k = min(k, n - skip.count)
+        guard k > 0 else { return [] }
+        var candidates = [Int32](repeating: 0, count: n)
+        var heap = [Float](repeating: 0, count: k)
+        let count = skip.withUnsafeBufferPointer { skip in
+            Kernels.screen(dots: dots, prior: prior, norms: norms, margin: margin, count: n, k: k, skipping: skip,
+                           heap: &heap, candidates: &candidates)
         }
-        var floor = lower.worstScore
-        while i < n {
-            let bound = dots[i] + prior[i] - margin * norms[i]
-            if bound > floor, !skip.containsSorted(Int32(i)) {
-                lower.offer(row: Int32(i), score: bound)
-                floor = lower.worstScore
-            }
-            i += 1
-        }
-        var candidates: [Int32] = []
-        for i in 0 ..< n where dots[i] + prior[i] + margin * norms[i] >= floor && !skip.containsSorted(Int32(i)) {
-            candidates.append(Int32(i))
-        }
-        var exact = [Float](repeating: 0, count: candidates.count)
+        let chosen = candidates[..<count]
+        var exact = [Float](repeating: 0, count: count)
         exact.withUnsafeMutableBufferPointer {
-            output.dot(rows: candidates[...], activations(f.output(blocks: blocks.count), offset: u * f.width, rows: 1, stride: f.width),
+            output.dot(rows: chosen, activations(f.output(blocks: blocks.count), offset: u * f.width, rows: 1, stride: f.width),
                        into: $0.baseAddress!)
         }
-        var selector = TopKSelector(k: lower.k)
-        for (row, score) in zip(candidates, exact) { selector.offer(row: row, score: score + prior[Int(row)]) }
+        var selector = TopKSelector(k: k)
+        for (row, score) in zip(chosen, exact) { selector.offer(row: row, score: score + prior[Int(row)]) }
         return selector.sorted()
     }
 }

@@ -67,6 +67,16 @@ LD4MREC_INTERNAL void ld4mrk_panels_gemm(const uint16_t *a, size_t lda, size_t m
  * allowed and the CPU has it, else widened to float32. */
 LD4MREC_INTERNAL void ld4mrk_panels_gemv(const uint16_t *x, const uint16_t *panels, size_t cols,
                                          size_t row_begin, size_t row_end, float *y, int allow_dpbf16);
+/* A screened top-k (screening.c): the allowed items (those not in skip, ascending) whose
+ * upper bound dots + prior + margin norms reaches the k-th best lower bound dots + prior -
+ * margin norms, written to candidates (capacity n); returns their count. heap: k floats
+ * of workspace. k must not exceed the allowed items. */
+LD4MREC_INTERNAL size_t ld4mrk_screen(const float *dots, const float *prior, const float *norms, float margin,
+                                      size_t n, size_t k, const int32_t *skip, size_t n_skip, float *heap,
+                                      int32_t *candidates);
+/* out[i] = table row rows[i] . x (rows of cols floats). */
+LD4MREC_INTERNAL void ld4mrk_dot_rows(const float *table, size_t cols, const int32_t *rows, size_t count,
+                                      const float *x, float *out);
 /* Whether this process may use AMX-BF16 (CPU support and the kernel's permission). */
 LD4MREC_INTERNAL int ld4mrk_has_amx_bf16(void);
 
