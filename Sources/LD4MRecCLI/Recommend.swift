@@ -25,6 +25,10 @@ struct Recommend: ParsableCommand {
     @Option(help: "How the model holds its tables while scoring (bfloat16: half the memory).")
     var precision = Precision.float32
 
+    @Flag(name: .customLong("no-screening"),
+          help: "Score every item in float32 rather than screening top-K lists in bf16 first (same lists).")
+    var noScreening = false
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -34,7 +38,7 @@ struct Recommend: ParsableCommand {
     }
 
     func run() throws {
-        let model = try reportingErrors { try Model(contentsOf: modelPath, precision: precision) }
+        let model = try reportingErrors { try Model(contentsOf: modelPath, precision: precision, screening: !noScreening) }
         let query: Query
         if let user {
             query = model.query(user: user, in: HistoryStore(model: model, trainingHistories: true))

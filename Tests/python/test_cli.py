@@ -59,3 +59,16 @@ def test_options_reach_the_model_file(tmp_path, dataset):
     assert info["conditions_from_dropped_history"] is False and info["seed"] == 2**64 - 1
     assert info["item_item_prior"] == "none" and info["ensemble_weight"] == "none"
     assert info["noise_scale"] == 0.01 and info["input_dropout"] == 0.5  # untouched: the defaults
+
+
+def test_evaluate_without_the_screen_gives_the_same_metrics(tmp_path, dataset):
+    """`--no-screening` scores every item in float32: the screened lists are the same, so
+    are the metrics (and bfloat16 tables give a model of their own)."""
+    model = tmp_path / "m.h5"
+    result = run("train", "--data", dataset, "--out", model, "--hidden", 32, "--svd-rank", 4, "--film-hidden", 8,
+                 "--epochs", 2)
+    assert result.returncode == 0, result.stdout + result.stderr
+    metrics = [json.loads(run("evaluate", "--model", model, "--data", dataset, "--split", "test", "--json", *extra).stdout)
+               for extra in ([], ["--no-screening"], ["--precision", "bfloat16"])]
+    assert metrics[0] == metrics[1]
+    assert metrics[0]["users"] == metrics[2]["users"] and abs(metrics[0]["recall@20"] - metrics[2]["recall@20"]) < 0.05
