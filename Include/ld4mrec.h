@@ -179,7 +179,11 @@ enum {
                                        and scored in float32, so lists and scores are the
                                        float32 ones, at about the cost of reading bfloat16
                                        weights (AMX tiles for batches where the CPU has
-                                       them) */
+                                       them: the first screened batch asks Linux for the
+                                       AMX state, arch_prctl ARCH_REQ_XCOMP_PERM, which
+                                       enlarges signal frames process-wide, as PyTorch and
+                                       oneDNN do; a host with small alternate signal stacks
+                                       loads with _FLOAT32_UNSCREENED) */
     LD4MREC_PRECISION_BFLOAT16 = 1, /* half the memory and memory traffic: weights and
                                        activations rounded to bfloat16, sums in float32
                                        (AVX512_BF16 instructions where the CPU has them);
