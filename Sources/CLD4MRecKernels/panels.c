@@ -48,7 +48,7 @@ struct tile_config {
     uint8_t rows[16];
 };
 
-/* c[i * ldc + j] = a_i . w_j for the rows i < m of a and the table rows j in
+/* c[i * ldc + j - row_begin] = a_i . w_j for the rows i < m of a and the table rows j in
  * [row_begin, row_end) (multiples of 32). a holds bf16 rows lda apart whose columns are
  * padded with zeros to the panels' width; a and c must have round_up(m, 32) rows. Each
  * 32 x 32 block of c is four tiles accumulated over the columns, two A tiles times two B
@@ -84,7 +84,7 @@ static void gemm_amx(const uint16_t *a, size_t lda, size_t m, const uint16_t *pa
                 _tile_dpbf16ps(2, 5, 6);
                 _tile_dpbf16ps(3, 5, 7);
             }
-            float *c0 = c + i * ldc + j, *c1 = c0 + 16 * ldc;
+            float *c0 = c + i * ldc + (j - row_begin), *c1 = c0 + 16 * ldc;
             _tile_stored(0, c0, c_stride);
             _tile_stored(1, c0 + 16, c_stride);
             _tile_stored(2, c1, c_stride);
@@ -157,7 +157,7 @@ void ld4mrk_panels_gemm(const uint16_t *a, size_t lda, size_t m, const uint16_t 
 #endif
     (void)allow_amx;
     for (size_t i = 0; i < m; i++)
-        ld4mrk_panels_gemv(a + i * lda, panels, cols, row_begin, row_end, c + i * ldc + row_begin, 1);
+        ld4mrk_panels_gemv(a + i * lda, panels, cols, row_begin, row_end, c + i * ldc, 1);
 }
 
 /* The plain path: widen to float32 and sum in the same line order. */
@@ -189,4 +189,21 @@ void ld4mrk_panels_gemv(const uint16_t *x, const uint16_t *panels, size_t cols, 
 #endif
     (void)allow_dpbf16;
     gemv_widening(x, panels, cols, row_begin, row_end, y);
+}
+
+/* out[i] = x . w_rows[i]: one row read out of its panel (two columns per 64-byte line),
+ * for the few rows a candidate list scores. */
+void ld4mrk_panels_dot_rows(const uint16_t *panels, size_t cols, const int32_t *rows, size_t count,
+                            const uint16_t *x, float *out) {
+    const size_t blocks = ld4mrk_panels_cols(cols) / 32;
+    for (size_t r = 0; r < count; r++) {
+        const uint16_t *w = panels + ((size_t)rows[r] / 16) * blocks * 512 + ((size_t)rows[r] % 16) * 2;
+        float sum = 0;
+        for (size_t p = 0; p < blocks * 16; p++) {
+            union { uint32_t u; float f; } w0 = {(uint32_t)w[32 * p] << 16}, w1 = {(uint32_t)w[32 * p + 1] << 16},
+                                           x0 = {(uint32_t)x[2 * p] << 16}, x1 = {(uint32_t)x[2 * p + 1] << 16};
+            sum += w0.f * x0.f + w1.f * x1.f;
+        }
+        out[r] = sum;
+    }
 }

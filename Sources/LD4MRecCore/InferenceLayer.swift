@@ -27,6 +27,13 @@ package struct Activations {
     }
 }
 
+/// What a table is for: the weights of a dense layer (multiplied) or rows a history
+/// gathers (W_in^T, the item-item prior). In bf16 the first are bf16 panels (panels.c:
+/// AMX tiles for batches), the second plain rows.
+package enum TableUse: Sendable {
+    case multiplied, gathered
+}
+
 /// A table of rows in float32 or bf16: weights of a dense layer (outputs x inputs), or
 /// the rows a history gathers (W_in^T, the item-item prior).
 package struct InferenceTable: Sendable {
@@ -34,27 +41,32 @@ package struct InferenceTable: Sendable {
     package let cols: Int
     package let precision: Precision
     private let float32: AlignedBuffer<Float>?
+    /// bf16 rows (gathered tables).
     private let bfloat16: AlignedBuffer<UInt16>?
+    /// bf16 panels (multiplied tables).
+    private let panels: AlignedBuffer<UInt16>?
 
     /// `values` (rows x cols, row-major) times `scale`, stored in `precision`.
-    package init(rows: Int, cols: Int, values: [Float], precision: Precision, scale: Float = 1) {
+    package init(rows: Int, cols: Int, values: [Float], precision: Precision, scale: Float = 1, use: TableUse = .multiplied) {
         self.rows = rows
         self.cols = cols
         self.precision = precision
         let scaled = scale == 1 ? values : values.map { $0 * scale }
-        switch precision {
-        case .float32:
-            float32 = AlignedBuffer(scaled)
-            bfloat16 = nil
-        case .bfloat16:
-            float32 = nil
+        switch (precision, use) {
+        case (.float32, _):
+            (float32, bfloat16, panels) = (AlignedBuffer(scaled), nil, nil)
+        case (.bfloat16, .gathered):
             let halves = AlignedBuffer<UInt16>(uninitialized: scaled.count)
             scaled.withUnsafeBufferPointer { ld4mrk_to_bf16($0.baseAddress, halves.pointer, scaled.count) }
-            bfloat16 = halves
+            (float32, bfloat16, panels) = (nil, halves, nil)
+        case (.bfloat16, .multiplied):
+            let packed = AlignedBuffer<UInt16>(uninitialized: ld4mrk_panels_rows(rows) * ld4mrk_panels_cols(cols))
+            scaled.withUnsafeBufferPointer { ld4mrk_pack_panels($0.baseAddress, rows, cols, packed.pointer) }
+            (float32, bfloat16, panels) = (nil, nil, packed)
         }
     }
 
-    package var bytes: Int { (float32?.count ?? 0) * 4 + (bfloat16?.count ?? 0) * 2 }
+    package var bytes: Int { (float32?.count ?? 0) * 4 + (bfloat16?.count ?? 0) * 2 + (panels?.count ?? 0) * 2 }
 
     /// Rows are multiplied in fixed blocks of this many (the last one shorter): a row's
     /// result depends on its block only, never on how a team split the rows, so scores do
@@ -119,11 +131,26 @@ package struct InferenceTable: Sendable {
             } else {
                 BLAS.gemmABt(x.f32, lda: x.stride, first, ldb: cols, y, ldc: ldy, m: x.rows, n: slice.count, k: cols)
             }
-        } else if let bfloat16, let xb = x.bf16 {  // bf16 layers are always given bf16 activations
-            let first = bfloat16.pointer + slice.lowerBound * cols
-            for b in 0 ..< x.rows {
-                ld4mrk_gemv_bf16(first, cols, slice.count, cols, xb + b * x.stride, y + b * ldy, 1)
+        } else if let panels, let xb = x.bf16 {  // bf16 layers are always given bf16 activations
+            // The panels read whole blocks of 32 columns and write whole blocks of 32 rows:
+            // the activations go through a zero-padded copy, the results through a scratch.
+            let (width, batch) = (ld4mrk_panels_cols(cols), x.rows == 1 ? 1 : ld4mrk_panels_rows(x.rows))
+            let outputs = (slice.count + 31) / 32 * 32
+            let a = UnsafeMutablePointer<UInt16>.allocate(capacity: batch * width)
+            let c = UnsafeMutablePointer<Float>.allocate(capacity: batch * outputs)
+            defer {
+                a.deallocate()
+                c.deallocate()
             }
+            a.initialize(repeating: 0, count: batch * width)
+            for b in 0 ..< x.rows { (a + b * width).update(from: xb + b * x.stride, count: cols) }
+            let end = slice.lowerBound + outputs
+            if x.rows == 1 {
+                ld4mrk_panels_gemv(a, panels.pointer, cols, slice.lowerBound, end, c, 1)
+            } else {
+                ld4mrk_panels_gemm(a, width, x.rows, panels.pointer, cols, slice.lowerBound, end, c, outputs, 1)
+            }
+            for b in 0 ..< x.rows { (y + b * ldy).update(from: c + b * outputs, count: slice.count) }
         }
     }
 
@@ -131,8 +158,14 @@ package struct InferenceTable: Sendable {
     package func dot(rows: ArraySlice<Int32>, _ x: Activations, into out: UnsafeMutablePointer<Float>) {
         if let float32 {
             rows.withUnsafeBufferPointer { ld4mrk_dot_rows(float32.pointer, cols, $0.baseAddress, rows.count, x.f32, out) }
-        } else if let bfloat16, let xb = x.bf16 {
-            for (i, r) in rows.enumerated() { ld4mrk_gemv_bf16(bfloat16.pointer + Int(r) * cols, cols, 1, cols, xb, out + i, 1) }
+        } else if let panels, let xb = x.bf16 {
+            let width = ld4mrk_panels_cols(cols)
+            let padded = [UInt16](unsafeUninitializedCapacity: width) { buffer, count in
+                buffer.initialize(repeating: 0)
+                buffer.baseAddress!.update(from: xb, count: cols)
+                count = width
+            }
+            rows.withUnsafeBufferPointer { ld4mrk_panels_dot_rows(panels.pointer, cols, $0.baseAddress, rows.count, padded, out) }
         }
     }
 
@@ -224,7 +257,8 @@ package struct ScreeningTable: Sendable {
         if batch == 1 {
             ld4mrk_panels_gemv(a, panels.pointer, cols, slice.lowerBound, slice.upperBound, c + slice.lowerBound, 1)
         } else {
-            ld4mrk_panels_gemm(a, paddedCols, batch, panels.pointer, cols, slice.lowerBound, slice.upperBound, c, ldc, 1)
+            ld4mrk_panels_gemm(a, paddedCols, batch, panels.pointer, cols, slice.lowerBound, slice.upperBound,
+                               c + slice.lowerBound, ldc, 1)
         }
     }
 }

@@ -101,7 +101,7 @@ public final class Model: Sendable {
         for r in 0 ..< w.rows {
             for c in 0 ..< w.cols { transposed[c * w.rows + r] = w.values[r * w.cols + c] }
         }
-        inputByItem = InferenceTable(rows: w.cols, cols: w.rows, values: transposed, precision: precision)
+        inputByItem = InferenceTable(rows: w.cols, cols: w.rows, values: transposed, precision: precision, use: .gathered)
         inputBias = parameters.input.bias
         blocks = parameters.blocks.map { ServingBlock($0, precision: precision) }
         let scale = parameters.cnetScale
@@ -117,7 +117,7 @@ public final class Model: Sendable {
         }
         outputBias = parameters.output.bias.map { $0 * scale }
         if let prior = parameters.itemItem, parameters.itemItemScale != 0 {
-            itemItem = InferenceTable(prior, precision: precision, scale: parameters.itemItemScale)
+            itemItem = InferenceTable(prior, precision: precision, scale: parameters.itemItemScale, use: .gathered)
         } else {
             itemItem = nil
         }
@@ -202,7 +202,7 @@ struct ServingFiLM: Sendable {
 }
 
 extension InferenceTable {
-    init(_ matrix: Matrix, precision: Precision, scale: Float = 1) {
-        self.init(rows: matrix.rows, cols: matrix.cols, values: matrix.values, precision: precision, scale: scale)
+    init(_ matrix: Matrix, precision: Precision, scale: Float = 1, use: TableUse = .multiplied) {
+        self.init(rows: matrix.rows, cols: matrix.cols, values: matrix.values, precision: precision, scale: scale, use: use)
     }
 }

@@ -89,6 +89,11 @@ import Glibc
         let panels = table.panelsForTesting
         ld4mrk_panels_gemm(a, width, batch, panels, cols, 0, height, &tiles, height, 1)
         ld4mrk_panels_gemm(a, width, batch, panels, cols, 0, height, &perRow, height, 0)
+        if height > 32 {  // a slice of rows lands at column 0 of its output
+            var slice = [Float](repeating: .nan, count: batchRows * (height - 32))
+            ld4mrk_panels_gemm(a, width, batch, panels, cols, 32, height, &slice, height - 32, 1)
+            for b in 0 ..< batch { #expect(Array(slice[b * (height - 32) ..< (b + 1) * (height - 32)]) == Array(tiles[b * height + 32 ..< (b + 1) * height])) }
+        }
         for b in 0 ..< batch {
             var xb = [UInt16](repeating: 0, count: cols)
             Kernels.toBFloat16(Array(x[b * cols ..< (b + 1) * cols]), &xb, count: cols)
@@ -98,6 +103,11 @@ import Glibc
                 ld4mrk_panels_gemv($0.baseAddress! + b * width, panels, cols, 0, height, &fast, 1)
                 ld4mrk_panels_gemv($0.baseAddress! + b * width, panels, cols, 0, height, &plain, 0)
             }
+            // One row at a time out of its panel: the widening path's sums, in its order.
+            let picked: [Int32] = [0, Int32(rows - 1), Int32(rows / 2)]
+            var dots = [Float](repeating: .nan, count: picked.count)
+            a.withUnsafeBufferPointer { ld4mrk_panels_dot_rows(panels, cols, picked, picked.count, $0.baseAddress! + b * width, &dots) }
+            for (i, r) in picked.enumerated() { #expect(abs(dots[i] - plain[Int(r)]) <= 1e-5 * max(1, abs(plain[Int(r)]))) }
             for r in 0 ..< height {
                 var rounded = 0.0, exact = 0.0, magnitude = 0.0
                 for c in 0 ..< cols where r < rows {

