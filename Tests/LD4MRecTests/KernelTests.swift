@@ -42,31 +42,6 @@ import Glibc
         #expect(bits[3] == (Float(1).bitPattern >> 16) + 2)
     }
 
-    /// The VDPBF16PS path and the widening path compute the same products; both agree with
-    /// a double-precision sum of the rounded values.
-    @Test func bfloat16GEMVPathsAgree() {
-        var rng = SeededGenerator(seed: 9)
-        for (rows, cols) in [(1, 1), (5, 31), (9, 33), (64, 1000), (7, 77)] {
-            let w = (0 ..< rows * cols).map { _ in Float(rng.nextGaussian()) }
-            let x = (0 ..< cols).map { _ in Float(rng.nextGaussian()) }
-            var wb = [UInt16](repeating: 0, count: w.count), xb = [UInt16](repeating: 0, count: x.count)
-            Kernels.toBFloat16(w, &wb, count: w.count)
-            Kernels.toBFloat16(x, &xb, count: x.count)
-            var fast = [Float](repeating: 0, count: rows), plain = fast
-            ld4mrk_gemv_bf16(wb, cols, rows, cols, xb, &fast, 1)
-            ld4mrk_gemv_bf16(wb, cols, rows, cols, xb, &plain, 0)
-            for r in 0 ..< rows {
-                var exact = 0.0
-                for c in 0 ..< cols {
-                    exact += Double(Float(bitPattern: UInt32(wb[r * cols + c]) << 16)) * Double(Float(bitPattern: UInt32(xb[c]) << 16))
-                }
-                let tolerance = 1e-5 * Double(cols).squareRoot() * max(1, abs(exact))
-                #expect(abs(Double(fast[r]) - exact) < tolerance, "\(rows)x\(cols) row \(r): \(fast[r]) vs \(exact)")
-                #expect(abs(Double(plain[r]) - exact) < tolerance, "\(rows)x\(cols) row \(r): \(plain[r]) vs \(exact)")
-            }
-        }
-    }
-
     /// The bf16 panels (AMX tiles, VDPBF16PS, the widening loop) agree with a double sum of
     /// the rounded values, and stay within the screen's margin of the unrounded product.
     @Test(arguments: [(77, 45, 5), (64, 1000, 40), (33, 32, 1), (300, 100, 33), (16, 7, 2)])

@@ -41,13 +41,8 @@ LD4MREC_INTERNAL void ld4mrk_adam(float *p, const float *g, float *m, float *v, 
 
 /* bfloat16 (bits of the upper half of a float32). */
 LD4MREC_INTERNAL void ld4mrk_to_bf16(const float *x, uint16_t *y, size_t n);
-LD4MREC_INTERNAL void ld4mrk_from_bf16(const uint16_t *x, float *y, size_t n);
 /* y += alpha * x */
 LD4MREC_INTERNAL void ld4mrk_axpy_bf16(float alpha, const uint16_t *x, float *y, size_t n);
-/* y[r] = sum_c w[r * ld + c] * x[c] for r < rows: bf16 weights and input, float32 sums;
- * VDPBF16PS when the CPU has it and allow_dpbf16 is set, else widened to float32. */
-LD4MREC_INTERNAL void ld4mrk_gemv_bf16(const uint16_t *w, size_t ld, size_t rows, size_t cols,
-                                        const uint16_t *x, float *y, int allow_dpbf16);
 /* Whether the CPU has AVX512_BF16 (and AVX512BW). */
 LD4MREC_INTERNAL int ld4mrk_has_avx512bf16(void);
 
