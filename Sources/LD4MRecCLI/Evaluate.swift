@@ -14,18 +14,14 @@ struct Evaluate: ParsableCommand {
     @Flag(name: .customLong("mask-validation"),
           help: "Also mask each user's validation items when ranking (DiffRec's protocol for test).")
     var maskValidation = false
-    @Option(help: "How the model holds its tables while scoring (bfloat16: half the memory).")
-    var precision = Precision.float32
-    @Flag(name: .customLong("no-screening"),
-          help: "Score every item in float32 rather than screening top-K lists in bf16 first (same lists).")
-    var noScreening = false
+    @OptionGroup var serving: ServingOptions
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         guard let which = Dataset.Split(rawValue: split), which != .train else { throw ValidationError("--split: valid or test") }
         let loaded = try reportingErrors {
             let parameters = try ModelFile.read(from: model)
-            return try Model(withoutItemItem ? parameters.withoutItemItemPrior() : parameters, precision: precision, screening: !noScreening)
+            return try serving.model(withoutItemItem ? parameters.withoutItemItemPrior() : parameters)
         }
         let dataset = try reportingErrors { try Dataset.load(directory: data, modalityNames: []) }
         guard loaded.itemCount == dataset.itemCount else {

@@ -71,3 +71,18 @@ enum HyperparameterOptions {
 }
 
 extension Precision: ExpressibleByArgument {}
+
+/// How `evaluate` and `recommend` hold a model while scoring.
+struct ServingOptions: ParsableArguments {
+    @Option(help: "How the model holds its tables while scoring (bfloat16: half the memory).")
+    var precision = Precision.float32
+
+    @Flag(name: .customLong("no-screening"),
+          help: "Score every item in float32 rather than screening top-K lists in bf16 first (same lists).")
+    var noScreening = false
+
+    /// The serving model of `parameters`, held as asked.
+    func model(_ parameters: ModelParameters) throws -> Model {
+        try Model(parameters, precision: precision, screening: !noScreening)
+    }
+}

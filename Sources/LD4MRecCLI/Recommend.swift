@@ -22,12 +22,7 @@ struct Recommend: ParsableCommand {
     @Option(name: .short, help: "How many items.")
     var k = 20
 
-    @Option(help: "How the model holds its tables while scoring (bfloat16: half the memory).")
-    var precision = Precision.float32
-
-    @Flag(name: .customLong("no-screening"),
-          help: "Score every item in float32 rather than screening top-K lists in bf16 first (same lists).")
-    var noScreening = false
+    @OptionGroup var serving: ServingOptions
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -38,7 +33,7 @@ struct Recommend: ParsableCommand {
     }
 
     func run() throws {
-        let model = try reportingErrors { try Model(contentsOf: modelPath, precision: precision, screening: !noScreening) }
+        let model = try reportingErrors { try serving.model(ModelFile.read(from: modelPath)) }
         let query: Query
         if let user {
             query = model.query(user: user, in: HistoryStore(model: model, trainingHistories: true))

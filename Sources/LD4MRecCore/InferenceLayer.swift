@@ -115,42 +115,51 @@ package struct InferenceTable: Sendable {
     /// slice of a layer's output for a batch (no bias).
     package func multiply(rows slice: Range<Int>, _ x: Activations, into y: UnsafeMutablePointer<Float>, ldy: Int) {
         guard !slice.isEmpty, x.rows > 0 else { return }
-        var start = slice.lowerBound
-        while start < slice.upperBound {
-            let end = min(slice.upperBound, (start / Self.rowBlock + 1) * Self.rowBlock)
-            multiplyBlock(rows: start ..< end, x, into: y + (start - slice.lowerBound), ldy: ldy)
-            start = end
-        }
-    }
-
-    private func multiplyBlock(rows slice: Range<Int>, _ x: Activations, into y: UnsafeMutablePointer<Float>, ldy: Int) {
         if let float32 {
-            let first = float32.pointer + slice.lowerBound * cols
-            if x.rows == 1 {
-                BLAS.gemv(first, lda: cols, x.f32, y, m: slice.count, n: cols)
-            } else {
-                BLAS.gemmABt(x.f32, lda: x.stride, first, ldb: cols, y, ldc: ldy, m: x.rows, n: slice.count, k: cols)
+            forEachBlock(of: slice) { block in
+                let first = float32.pointer + block.lowerBound * cols
+                let out = y + (block.lowerBound - slice.lowerBound)
+                if x.rows == 1 {
+                    BLAS.gemv(first, lda: cols, x.f32, out, m: block.count, n: cols)
+                } else {
+                    BLAS.gemmABt(x.f32, lda: x.stride, first, ldb: cols, out, ldc: ldy, m: x.rows, n: block.count, k: cols)
+                }
             }
         } else if let panels, let xb = x.bf16 {  // bf16 layers are always given bf16 activations
             // The panels read whole blocks of 32 columns and write whole blocks of 32 rows:
-            // the activations go through a zero-padded copy, the results through a scratch.
+            // the activations go through one zero-padded copy, each block's results through
+            // a scratch.
             let (width, batch) = (ld4mrk_panels_cols(cols), x.rows == 1 ? 1 : ld4mrk_panels_rows(x.rows))
-            let outputs = (slice.count + 31) / 32 * 32
             let a = UnsafeMutablePointer<UInt16>.allocate(capacity: batch * width)
-            let c = UnsafeMutablePointer<Float>.allocate(capacity: batch * outputs)
+            let c = UnsafeMutablePointer<Float>.allocate(capacity: batch * Self.rowBlock)
             defer {
                 a.deallocate()
                 c.deallocate()
             }
             a.initialize(repeating: 0, count: batch * width)
             for b in 0 ..< x.rows { (a + b * width).update(from: xb + b * x.stride, count: cols) }
-            let end = slice.lowerBound + outputs
-            if x.rows == 1 {
-                ld4mrk_panels_gemv(a, panels.pointer, cols, slice.lowerBound, end, c, 1)
-            } else {
-                ld4mrk_panels_gemm(a, width, x.rows, panels.pointer, cols, slice.lowerBound, end, c, outputs, 1)
+            forEachBlock(of: slice) { block in
+                let outputs = (block.count + 31) / 32 * 32
+                let end = block.lowerBound + outputs
+                if x.rows == 1 {
+                    ld4mrk_panels_gemv(a, panels.pointer, cols, block.lowerBound, end, c, 1)
+                } else {
+                    ld4mrk_panels_gemm(a, width, x.rows, panels.pointer, cols, block.lowerBound, end, c, outputs, 1)
+                }
+                let out = y + (block.lowerBound - slice.lowerBound)
+                for b in 0 ..< x.rows { (out + b * ldy).update(from: c + b * outputs, count: block.count) }
             }
-            for b in 0 ..< x.rows { (y + b * ldy).update(from: c + b * outputs, count: slice.count) }
+        }
+    }
+
+    /// The fixed blocks of `rowBlock` rows that `slice` covers, in order (the first and the
+    /// last cut to the slice).
+    private func forEachBlock(of slice: Range<Int>, _ body: (Range<Int>) -> Void) {
+        var start = slice.lowerBound
+        while start < slice.upperBound {
+            let end = min(slice.upperBound, (start / Self.rowBlock + 1) * Self.rowBlock)
+            body(start ..< end)
+            start = end
         }
     }
 

@@ -106,10 +106,10 @@ public final class Model: Sendable {
         blocks = parameters.blocks.map { ServingBlock($0, precision: precision) }
         let scale = parameters.cnetScale
         let outputWeight = parameters.output.weight
-        output = InferenceTable(outputWeight, precision: precision, scale: scale)
+        let scaledOutput = scale == 1 ? outputWeight.values : outputWeight.values.map { $0 * scale }
+        output = InferenceTable(rows: outputWeight.rows, cols: outputWeight.cols, values: scaledOutput, precision: precision)
         if screening, precision == .float32, ScreeningTable.isAvailable {
-            let scaled = scale == 1 ? outputWeight.values : outputWeight.values.map { $0 * scale }
-            outputScreen = scaled.withUnsafeBufferPointer {
+            outputScreen = scaledOutput.withUnsafeBufferPointer {
                 ScreeningTable(rows: outputWeight.rows, cols: outputWeight.cols, values: $0.baseAddress!)
             }
         } else {

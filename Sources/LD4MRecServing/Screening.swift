@@ -30,9 +30,13 @@ extension Model {
         addBiasAndPrior(requests, f, items: known, into: pass.prior.pointer, ld: ld)
         team.barrier()
         let margin = ScreeningTable.margin(cols: screen.cols)
+        // The candidate list and the heap of lower bounds, reused for this member's requests.
+        var candidates = [Int32](repeating: 0, count: itemCount)
+        var heap = [Float](repeating: 0, count: min(k, itemCount))
         for u in users {
             results[u] = screenedTopK(user: u, f, dots: pass.scores.pointer + u * ld, prior: pass.prior.pointer + u * ld,
-                                      margin: margin * pass.norms.pointer[u], norms: screen.rowNorms.pointer, k: k, skipping: skips[u])
+                                      margin: margin * pass.norms.pointer[u], norms: screen.rowNorms.pointer, k: k, skipping: skips[u],
+                                      candidates: &candidates, heap: &heap)
         }
     }
 
@@ -40,12 +44,11 @@ extension Model {
     /// bound (score - margin |w_j|) is a floor no item of the float32 list falls below, so
     /// the items whose upper bound reaches it are the only candidates (`ld4mrk_screen`).
     private func screenedTopK(user u: Int, _ f: ForwardBuffers, dots: UnsafePointer<Float>, prior: UnsafePointer<Float>,
-                              margin: Float, norms: UnsafePointer<Float>, k: Int, skipping skip: [Int32]) -> [ScoredItem] {
+                              margin: Float, norms: UnsafePointer<Float>, k: Int, skipping skip: [Int32],
+                              candidates: inout [Int32], heap: inout [Float]) -> [ScoredItem] {
         let n = itemCount
         let k = min(k, n - skip.count)
         guard k > 0 else { return [] }
-        var candidates = [Int32](repeating: 0, count: n)
-        var heap = [Float](repeating: 0, count: k)
         let count = skip.withUnsafeBufferPointer { skip in
             Kernels.screen(dots: dots, prior: prior, norms: norms, margin: margin, count: n, k: k, skipping: skip,
                            heap: &heap, candidates: &candidates)
