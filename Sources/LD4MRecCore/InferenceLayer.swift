@@ -116,7 +116,7 @@ package struct InferenceTable: Sendable {
     package func multiply(rows slice: Range<Int>, _ x: Activations, into y: UnsafeMutablePointer<Float>, ldy: Int) {
         guard !slice.isEmpty, x.rows > 0 else { return }
         if let float32 {
-            forEachBlock(of: slice) { block in
+            forEachBlock(of: slice, size: Self.rowBlock) { block in
                 let first = float32.pointer + block.lowerBound * cols
                 let out = y + (block.lowerBound - slice.lowerBound)
                 if x.rows == 1 {
@@ -138,7 +138,7 @@ package struct InferenceTable: Sendable {
             }
             a.initialize(repeating: 0, count: batch * width)
             for b in 0 ..< x.rows { (a + b * width).update(from: xb + b * x.stride, count: cols) }
-            forEachBlock(of: slice) { block in
+            forEachBlock(of: slice, size: Self.rowBlock) { block in
                 let outputs = (block.count + 31) / 32 * 32
                 let end = block.lowerBound + outputs
                 if x.rows == 1 {
@@ -149,17 +149,6 @@ package struct InferenceTable: Sendable {
                 let out = y + (block.lowerBound - slice.lowerBound)
                 for b in 0 ..< x.rows { (out + b * ldy).update(from: c + b * outputs, count: block.count) }
             }
-        }
-    }
-
-    /// The fixed blocks of `rowBlock` rows that `slice` covers, in order (the first and the
-    /// last cut to the slice).
-    private func forEachBlock(of slice: Range<Int>, _ body: (Range<Int>) -> Void) {
-        var start = slice.lowerBound
-        while start < slice.upperBound {
-            let end = min(slice.upperBound, (start / Self.rowBlock + 1) * Self.rowBlock)
-            body(start ..< end)
-            start = end
         }
     }
 
@@ -300,5 +289,17 @@ package struct ItemUsers: Sendable {
         self.items = items
         self.offsets = offsets
         users = pairs.map { Int32(truncatingIfNeeded: $0) }
+    }
+}
+
+/// Calls `body` on each fixed block of `range` (block boundaries are multiples of `size`
+/// from 0; the first and the last cut to the range), so that a product split this way
+/// rounds the same whatever share of it a team member takes.
+package func forEachBlock(of range: Range<Int>, size: Int, _ body: (Range<Int>) -> Void) {
+    var start = range.lowerBound
+    while start < range.upperBound {
+        let end = min(range.upperBound, (start / size + 1) * size)
+        body(start ..< end)
+        start = end
     }
 }

@@ -186,7 +186,7 @@ struct TrainingStep {
     /// `C[:, rows] = X W[rows]^T + b[rows]` for a dense slot, in fixed blocks of rows.
     private func multiply(_ x: UnsafePointer<Float>, _ ldx: Int, _ w: ParameterVector, _ layer: DenseSlot, rows: Range<Int>,
                           into c: UnsafeMutablePointer<Float>, ldc: Int, _ batch: Int) {
-        forEachBlock(rows) { part in
+        forEachBlock(of: rows, size: Self.block) { part in
             BLAS.gemm(transposeA: false, transposeB: true, m: batch, n: part.count, k: layer.inputs, x, lda: ldx,
                       w[layer.weight] + part.lowerBound * layer.inputs, ldb: layer.inputs, c + part.lowerBound, ldc: ldc)
         }
@@ -341,7 +341,7 @@ struct TrainingStep {
     /// every layer is used once per step).
     private func weightGradient(_ dy: UnsafePointer<Float>, _ lddy: Int, _ x: UnsafePointer<Float>, _ ldx: Int,
                                 _ layer: DenseSlot, rows: Range<Int>, _ batch: Int) {
-        forEachBlock(rows) { part in
+        forEachBlock(of: rows, size: Self.block) { part in
             BLAS.gemm(transposeA: true, transposeB: false, m: part.count, n: layer.inputs, k: batch, dy + part.lowerBound,
                       lda: lddy, x, ldb: ldx, gradients[layer.weight] + part.lowerBound * layer.inputs, ldc: layer.inputs)
         }
@@ -353,7 +353,7 @@ struct TrainingStep {
     /// `dX[:, columns] = dY W[:, columns]`.
     private func inputGradient(_ dy: UnsafePointer<Float>, _ lddy: Int, _ w: ParameterVector, _ layer: DenseSlot,
                                columns: Range<Int>, into dx: UnsafeMutablePointer<Float>, ldc: Int, _ batch: Int) {
-        forEachBlock(columns) { part in
+        forEachBlock(of: columns, size: Self.block) { part in
             BLAS.gemm(transposeA: false, transposeB: false, m: batch, n: part.count, k: layer.outputs, dy, lda: lddy,
                       w[layer.weight] + part.lowerBound, ldb: layer.inputs, dx + part.lowerBound, ldc: ldc)
         }
@@ -368,15 +368,4 @@ struct TrainingStep {
 
     @inline(__always)
     private func leaky(_ x: Float) -> Float { x < 0 ? x * slope : x }
-
-    /// Calls `body` on each fixed block of `range` (block boundaries are multiples of
-    /// `block` from 0), so that a product's rounding does not depend on the team's size.
-    private func forEachBlock(_ range: Range<Int>, _ body: (Range<Int>) -> Void) {
-        var start = range.lowerBound
-        while start < range.upperBound {
-            let end = min(range.upperBound, (start / Self.block + 1) * Self.block)
-            body(start ..< end)
-            start = end
-        }
-    }
 }
