@@ -3,22 +3,22 @@ import CLD4MRecKernels
 /// The elementwise kernels of CLD4MRecKernels (vectorised for the CPU at run time), for
 /// the layers above Core.
 package enum Kernels {
-    /// y = tanh(x) over `count` floats (y may be x).
+    /// x = tanh(x) over `count` floats.
     @inline(__always)
-    package static func tanh(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        ld4mrk_tanh(x, y, count)
+    package static func tanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        ld4mrk_tanh(x, count)
     }
 
-    /// y = 1 / (1 + exp(-x)).
+    /// x = 1 / (1 + exp(-x)).
     @inline(__always)
-    package static func sigmoid(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        ld4mrk_sigmoid(x, y, count)
+    package static func sigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        ld4mrk_sigmoid(x, count)
     }
 
-    /// y = exp(x).
+    /// x = exp(x).
     @inline(__always)
-    package static func exp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        ld4mrk_exp(x, y, count)
+    package static func exp(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        ld4mrk_exp(x, count)
     }
 
     /// The candidates of a screened top-k (`ld4mrk_screen`): the allowed items whose upper

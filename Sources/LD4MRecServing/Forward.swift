@@ -129,9 +129,9 @@ extension Model {
                                 into: f.gate[s] + rows.lowerBound, ldy: d)
             for u in 0 ..< batch {
                 addBias(block.conditionBias, rows, f.condition[s] + u * d)
-                Kernels.tanh(f.condition[s] + u * d + rows.lowerBound, f.condition[s] + u * d + rows.lowerBound, count: rows.count)
+                Kernels.tanh(f.condition[s] + u * d + rows.lowerBound, count: rows.count)
                 addBias(block.gateBias, rows, f.gate[s] + u * d)
-                Kernels.sigmoid(f.gate[s] + u * d + rows.lowerBound, f.gate[s] + u * d + rows.lowerBound, count: rows.count)
+                Kernels.sigmoid(f.gate[s] + u * d + rows.lowerBound, count: rows.count)
             }
             let filmRows = team.share(of: filmWidth, granule: InferenceTable.rowBlock)
             for m in dims.indices {
@@ -168,7 +168,7 @@ extension Model {
             for u in 0 ..< batch {
                 let a = f.pre + u * d
                 addBias(block.hiddenBias, rows, a)
-                Kernels.tanh(a + rows.lowerBound, a + rows.lowerBound, count: rows.count)
+                Kernels.tanh(a + rows.lowerBound, count: rows.count)
                 let (c, g) = (f.condition[s] + u * d, f.gate[s] + u * d)
                 let out = output.f32 + u * width
                 let r0 = rows.lowerBound

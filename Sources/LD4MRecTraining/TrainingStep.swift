@@ -126,8 +126,8 @@ struct TrainingStep {
             multiply(ws.hz[0].pointer + d, width, w, block.gate, rows: cols, into: ws.g[s].pointer, ldc: d, b)
             for r in 0 ..< b {
                 let (cRow, gRow) = (ws.c[s].pointer + r * d + cols.lowerBound, ws.g[s].pointer + r * d + cols.lowerBound)
-                Kernels.tanh(cRow, cRow, count: cols.count)
-                Kernels.sigmoid(gRow, gRow, count: cols.count)
+                Kernels.tanh(cRow, count: cols.count)
+                Kernels.sigmoid(gRow, count: cols.count)
             }
             for m in ws.dims.indices {
                 for (network, pre, activation) in [(block.scale[m], ws.scaleHidden[s][m], ws.scaleActivation[s][m]),
@@ -161,7 +161,7 @@ struct TrainingStep {
             let last = s == L.blocks.count - 1
             for r in 0 ..< b {
                 let o = r * d
-                Kernels.tanh(aBase + o + cols.lowerBound, aBase + o + cols.lowerBound, count: cols.count)
+                Kernels.tanh(aBase + o + cols.lowerBound, count: cols.count)
                 let next = ws.hz[s + 1].pointer + r * width
                 for i in cols {
                     var h = aBase[o + i] * (1 - gBase[o + i]) + cBase[o + i] * gBase[o + i]
@@ -231,7 +231,7 @@ struct TrainingStep {
                     targetSum += ws.targetValues[e]
                 }
                 for i in 0 ..< n { row[i] -= maximum }
-                Kernels.exp(row, row, count: n)
+                Kernels.exp(row, count: n)
                 var total = 0.0
                 for i in 0 ..< n { total += Double(row[i]) }
                 ws.perUser.pointer[r] = (Double(maximum) + log(total)) * Double(targetSum) - targetScores

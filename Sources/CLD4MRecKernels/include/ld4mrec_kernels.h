@@ -23,10 +23,12 @@ LD4MREC_INTERNAL int ld4mrk_cpu_supports_avx2(void);
 /* The kernels OpenBLAS runs (its core name). */
 LD4MREC_INTERNAL const char *ld4mrk_openblas_core(void);
 
-/* Activations, elementwise over n floats (y may be x). */
-LD4MREC_INTERNAL void ld4mrk_tanh(const float *x, float *y, size_t n);
-LD4MREC_INTERNAL void ld4mrk_sigmoid(const float *x, float *y, size_t n);
-LD4MREC_INTERNAL void ld4mrk_exp(const float *x, float *y, size_t n);
+/* Activations, in place over n floats. In place by signature, not by passing x twice:
+ * a loop over two pointers that may alias is vectorised behind a runtime overlap check,
+ * and x == y fails it into the scalar loop (8x slower). */
+LD4MREC_INTERNAL void ld4mrk_tanh(float *x, size_t n);
+LD4MREC_INTERNAL void ld4mrk_sigmoid(float *x, size_t n);
+LD4MREC_INTERNAL void ld4mrk_exp(float *x, size_t n);
 
 /* y += b; x = leaky_relu(x); out = a (1 - g) + c g; x = scale x + shift (n floats). */
 LD4MREC_INTERNAL void ld4mrk_add(const float *b, float *y, size_t n);
