@@ -98,13 +98,25 @@ void ld4mrk_fill_gaussian(uint64_t seed_value, float *out, size_t n, float scale
 void ld4mrk_dropout(uint64_t seed_value, float *x, size_t n, float p) {
     xoshiro r;
     seed(&r, seed_value);
-    /* Four 16-bit uniforms per draw; an entry is dropped when its uniform is below p. */
+    /* Four 16-bit uniforms per draw, entry i taking bits 16 (i mod 4) and up of draw
+     * i / 4; an entry is dropped when its uniform is below p. The uniforms of a chunk are
+     * drawn first and the second loop masks bits rather than branching, so that it
+     * vectorises: a branch per entry, mispredicted half the time at p = 0.5, made the
+     * loop 10x slower. */
     const uint32_t threshold = (uint32_t)(p * 65536.0f + 0.5f);
     const float keep = 1.0f / (1.0f - p);
-    uint64_t bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        if ((i & 3) == 0) bits = next(&r);
-        const uint32_t u = (uint32_t)(bits >> (16 * (i & 3))) & 0xFFFFu;
-        x[i] = u < threshold ? 0.0f : x[i] * keep;
+    enum { CHUNK = 256 };
+    uint16_t u[CHUNK];
+    for (size_t i = 0; i < n; i += CHUNK) {
+        const size_t count = n - i < CHUNK ? n - i : CHUNK;
+        for (size_t j = 0; j < count; j += 4) {
+            const uint64_t bits = next(&r);
+            for (int b = 0; b < 4; b++) u[j + b] = (uint16_t)(bits >> (16 * b));
+        }
+        for (size_t j = 0; j < count; j++) {
+            union { float f; uint32_t bits; } v = {x[i + j] * keep};
+            v.bits &= -(uint32_t)(u[j] >= threshold);
+            x[i + j] = v.f;
+        }
     }
 }
