@@ -6,6 +6,7 @@
 #include "ld4mrec_kernels.h"
 
 #include <math.h>
+#include <string.h>
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
@@ -72,6 +73,28 @@ CLONES void ld4mrk_gate_mix(const float *a, const float *c, const float *g, floa
 
 CLONES void ld4mrk_film(const float *scale, const float *shift, float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = scale[i] * x[i] + shift[i];
+}
+
+/* The index of the first NaN or infinity of x, n if none: whole blocks are tested with
+ * no early exit (vectorised), the first failing block element by element. Model loads
+ * check every weight with it. */
+CLONES size_t ld4mrk_first_nonfinite(const float *x, size_t n) {
+    size_t i = 0;
+    for (; i + 256 <= n; i += 256) {
+        uint32_t bad = 0;
+        for (size_t j = 0; j < 256; j++) {
+            uint32_t bits;
+            memcpy(&bits, x + i + j, sizeof bits);
+            bad |= (bits & 0x7F800000u) == 0x7F800000u;
+        }
+        if (bad) break;
+    }
+    for (; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, x + i, sizeof bits);
+        if ((bits & 0x7F800000u) == 0x7F800000u) return i;
+    }
+    return n;
 }
 
 /* One Adam step (PyTorch's conventions) over n parameters:

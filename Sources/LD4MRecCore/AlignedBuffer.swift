@@ -17,7 +17,10 @@ package final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable
 
     package convenience init(_ values: [Element]) {
         self.init(uninitialized: values.count)
-        values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
+        // A raw copy (memcpy): the generic typed update copies element by element.
+        values.withUnsafeBytes {
+            if let source = $0.baseAddress { UnsafeMutableRawPointer(pointer).copyMemory(from: source, byteCount: $0.count) }
+        }
     }
 
     deinit { UnsafeMutableRawPointer(pointer).deallocate() }

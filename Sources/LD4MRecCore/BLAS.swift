@@ -78,6 +78,19 @@ package enum BLAS {
         return cblas_sdot(blasint(count), x, 1, y, 1)
     }
 
+    /// `x . y` summed in double (OpenBLAS's dsdot, vectorised).
+    package static func doubleDot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Double {
+        prepare()
+        return cblas_dsdot(blasint(count), x, 1, y, 1)
+    }
+
+    /// `b = a^T` for a row-major `rows x cols` a (OpenBLAS's omatcopy, cache-blocked).
+    package static func transpose(_ a: UnsafePointer<Float>, rows: Int, cols: Int, into b: UnsafeMutablePointer<Float>) {
+        guard rows > 0, cols > 0 else { return }
+        prepare()
+        cblas_somatcopy(CblasRowMajor, CblasTrans, blasint(rows), blasint(cols), 1, a, blasint(cols), b, blasint(rows))
+    }
+
     /// `x *= alpha`
     package static func scale(_ alpha: Float, _ x: UnsafeMutablePointer<Float>, count: Int) {
         prepare()

@@ -51,15 +51,19 @@ package struct InferenceTable: Sendable {
         self.rows = rows
         self.cols = cols
         self.precision = precision
+        guard precision == .bfloat16 else {
+            let table = AlignedBuffer<Float>(values)
+            if scale != 1 { BLAS.scale(scale, table.pointer, count: table.count) }
+            (float32, bfloat16, panels) = (table, nil, nil)
+            return
+        }
         let scaled = scale == 1 ? values : values.map { $0 * scale }
-        switch (precision, use) {
-        case (.float32, _):
-            (float32, bfloat16, panels) = (AlignedBuffer(scaled), nil, nil)
-        case (.bfloat16, .gathered):
+        switch use {
+        case .gathered:
             let halves = AlignedBuffer<UInt16>(uninitialized: scaled.count)
             scaled.withUnsafeBufferPointer { ld4mrk_to_bf16($0.baseAddress, halves.pointer, scaled.count) }
             (float32, bfloat16, panels) = (nil, halves, nil)
-        case (.bfloat16, .multiplied):
+        case .multiplied:
             let packed = AlignedBuffer<UInt16>(uninitialized: ld4mrk_panels_rows(rows) * ld4mrk_panels_cols(cols))
             scaled.withUnsafeBufferPointer { ld4mrk_pack_panels($0.baseAddress, rows, cols, packed.pointer) }
             (float32, bfloat16, panels) = (nil, nil, packed)
@@ -207,9 +211,8 @@ package struct ScreeningTable: Sendable {
         ld4mrk_pack_panels(values, rows, cols, panels.pointer)
         rowNorms = AlignedBuffer(uninitialized: rows)
         for r in 0 ..< rows {
-            var sum = 0.0
-            for c in 0 ..< cols { sum += Double(values[r * cols + c]) * Double(values[r * cols + c]) }
-            rowNorms.pointer[r] = Float(sum.squareRoot() * (1 + 1e-6))
+            let row = values + r * cols
+            rowNorms.pointer[r] = Float(BLAS.doubleDot(row, row, count: cols).squareRoot() * (1 + 1e-6))
         }
     }
 

@@ -21,6 +21,12 @@ package enum Kernels {
         ld4mrk_exp(x, count)
     }
 
+    /// The index of the first NaN or infinity of `values`, nil if all are finite.
+    package static func firstNonFinite(_ values: [Float]) -> Int? {
+        let index = values.withUnsafeBufferPointer { ld4mrk_first_nonfinite($0.baseAddress, $0.count) }
+        return index < values.count ? index : nil
+    }
+
     /// The candidates of a screened top-k (`ld4mrk_screen`): the allowed items whose upper
     /// bound reaches the k-th best lower bound; returns how many were written.
     package static func screen(dots: UnsafePointer<Float>, prior: UnsafePointer<Float>, norms: UnsafePointer<Float>,

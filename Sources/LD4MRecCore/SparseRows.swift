@@ -24,7 +24,7 @@ public struct SparseRows: Sendable, Equatable {
         guard values.count == columns.count else {
             throw LD4MRecError.invalidArgument("'\(group)/values' has length \(values.count), expected \(columns.count)")
         }
-        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+        if let bad = Kernels.firstNonFinite(values) {
             throw LD4MRecError.invalidArgument("'\(group)/values': value \(values[bad]) at flat index \(bad) is not finite")
         }
         for r in 0 ..< rows where offsets[r] + 1 < offsets[r + 1] {

@@ -24,7 +24,7 @@ extension ModelParameters {
             try finite(values, name)
         }
         func finite(_ values: [Float], _ name: String) throws {
-            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            if let bad = Kernels.firstNonFinite(values) {
                 throw fail("'\(name)': value \(values[bad]) at flat index \(bad) is not finite")
             }
         }

@@ -97,9 +97,9 @@ public final class Model: Sendable {
         self.userRowOf = userRowOf
 
         let w = parameters.input.weight
-        var transposed = [Float](repeating: 0, count: w.values.count)
-        for r in 0 ..< w.rows {
-            for c in 0 ..< w.cols { transposed[c * w.rows + r] = w.values[r * w.cols + c] }
+        let transposed = [Float](unsafeUninitializedCapacity: w.values.count) { buffer, count in
+            w.values.withUnsafeBufferPointer { BLAS.transpose($0.baseAddress!, rows: w.rows, cols: w.cols, into: buffer.baseAddress!) }
+            count = w.values.count
         }
         inputByItem = InferenceTable(rows: w.cols, cols: w.rows, values: transposed, precision: precision, use: .gathered)
         inputBias = parameters.input.bias

@@ -160,7 +160,7 @@ final class HDF5File {
     /// A float32 dataset of the given rank; every value must be finite.
     func readFloats(_ name: String, rank: Int) throws -> (shape: [Int], values: [Float]) {
         let result = try read(name, .float32, rank: rank, zero: Float(0))
-        if let bad = result.values.firstIndex(where: { !$0.isFinite }) {
+        if let bad = Kernels.firstNonFinite(result.values) {
             throw LD4MRecError.invalidFile("\(describe(name)): value \(result.values[bad]) at flat index \(bad) is not finite")
         }
         return result

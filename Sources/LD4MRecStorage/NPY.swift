@@ -63,7 +63,7 @@ package enum NPY {
                 }
             }
         }
-        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+        if let bad = Kernels.firstNonFinite(values) {
             throw fail("row \(bad / cols), column \(bad % cols) is \(values[bad]), not finite")
         }
         return Matrix(unchecked: rows, cols, values)  // count = rows * cols, checked above

@@ -36,6 +36,9 @@ LD4MREC_INTERNAL void ld4mrk_leaky_relu(float *x, size_t n, float slope);
 LD4MREC_INTERNAL void ld4mrk_gate_mix(const float *a, const float *c, const float *g, float *out, size_t n);
 LD4MREC_INTERNAL void ld4mrk_film(const float *scale, const float *shift, float *x, size_t n);
 
+/* The index of the first NaN or infinity among n floats, n if none. */
+LD4MREC_INTERNAL size_t ld4mrk_first_nonfinite(const float *x, size_t n);
+
 /* One Adam step over n parameters (activations.c gives the formulas). */
 LD4MREC_INTERNAL void ld4mrk_adam(float *p, const float *g, float *m, float *v, size_t n,
                                   float step_size, float root_correction, float b1, float b2,
