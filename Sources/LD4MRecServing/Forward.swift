@@ -197,6 +197,21 @@ extension Model {
     func addBiasAndPrior(_ requests: [ScoringRequest], _ f: ForwardBuffers, items: Range<Int>, into out: UnsafeMutablePointer<Float>, ld: Int) {
         guard !items.isEmpty else { return }
         for u in requests.indices { addBias(outputBias, items, out + u * ld) }
+        addPrior(requests, f, items: items, into: out, ld: ld)
+    }
+
+    /// `out[u * ld + j] = b_out[j] + sum_{i in H_u} B[i][j]`: the same sums as
+    /// `addBiasAndPrior` into zeros, without the pass that zeroes.
+    func writeBiasAndPrior(_ requests: [ScoringRequest], _ f: ForwardBuffers, items: Range<Int>, into out: UnsafeMutablePointer<Float>, ld: Int) {
+        guard !items.isEmpty else { return }
+        outputBias.withUnsafeBufferPointer { bias in
+            for u in requests.indices { (out + u * ld + items.lowerBound).update(from: bias.baseAddress! + items.lowerBound, count: items.count) }
+        }
+        addPrior(requests, f, items: items, into: out, ld: ld)
+    }
+
+    /// `out[u * ld + j] += sum_{i in H_u} B[i][j]` for the items j in `items`.
+    private func addPrior(_ requests: [ScoringRequest], _ f: ForwardBuffers, items: Range<Int>, into out: UnsafeMutablePointer<Float>, ld: Int) {
         if let itemItem, let histories = f.historiesByItem {
             itemItem.addRows(histories, to: out, ld: ld, columns: items)
         }

@@ -26,8 +26,7 @@ extension Model {
         let items = team.share(of: ld, granule: InferenceTable.rowBlock)
         screen.multiply(rows: items, pass.h.pointer, batch: batch, into: pass.scores.pointer, ldc: ld)
         let known = items.clamped(to: 0 ..< itemCount)
-        for u in 0 ..< batch { (pass.prior.pointer + u * ld + known.lowerBound).update(repeating: 0, count: known.count) }
-        addBiasAndPrior(requests, f, items: known, into: pass.prior.pointer, ld: ld)
+        writeBiasAndPrior(requests, f, items: known, into: pass.prior.pointer, ld: ld)
         team.barrier()
         let margin = ScreeningTable.margin(cols: screen.cols)
         // The candidate list and the heap of lower bounds, reused for this member's requests.
