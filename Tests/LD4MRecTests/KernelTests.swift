@@ -109,6 +109,35 @@ import Glibc
 
     /// OpenBLAS must run the kernels of this CPU: a fallback to its SSE3 ones is 4-5 times
     /// slower (Debian 12's OpenBLAS does not know some newer CPUs).
+    /// The screen's candidates (vectorised scans and their scalar tails) are exactly the
+    /// allowed items whose upper bound reaches the k-th best lower bound, computed here by
+    /// sorting.
+    @Test(arguments: [(6710, 20, 9), (37, 5, 3), (16, 16, 0), (1000, 1, 40)])
+    func screenKeepsExactlyTheItemsThatCanReachTheList(n: Int, k: Int, skips: Int) {
+        var rng = SeededGenerator(seed: UInt64(n * 7 + k))
+        let dots = (0 ..< n).map { _ in Float(rng.nextGaussian()) }
+        let prior = (0 ..< n).map { _ in Float(rng.nextGaussian()) * 0.1 }
+        let norms = (0 ..< n).map { _ in Float(rng.nextUniform()) * 2 }
+        let margin: Float = 0.05
+        // Half the skipped items among the best scores, which would otherwise be candidates.
+        let sums: [Float] = zip(dots, prior).map { $0 + $1 }
+        let best: [Int32] = (0 ..< n).sorted { sums[$0] > sums[$1] }.prefix(skips / 2).map { Int32($0) }
+        let random: [Int32] = (0 ..< skips - skips / 2).map { _ in Int32(rng.next() % UInt64(n)) }
+        let skip = Array(Set(best + random)).sorted()
+        let allowed = (0 ..< n).filter { !skip.contains(Int32($0)) }
+        let lower = allowed.map { (dots[$0] + prior[$0]) - margin * norms[$0] }
+        let floor = lower.sorted(by: >)[k - 1]
+        let expected = allowed.filter { (dots[$0] + prior[$0]) + margin * norms[$0] >= floor }.map { Int32($0) }
+        var heap = [Float](repeating: 0, count: k)
+        var candidates = [Int32](repeating: -1, count: n)
+        let count = skip.withUnsafeBufferPointer {
+            Kernels.screen(dots: dots, prior: prior, norms: norms, margin: margin, count: n, k: k, skipping: $0,
+                           heap: &heap, candidates: &candidates)
+        }
+        #expect(Array(candidates[..<count]) == expected)
+        #expect(count >= k)
+    }
+
     @Test func openBLASRunsTheKernelsOfThisCPU() {
         let core = BLAS.kernels
         if ld4mrk_has_avx512bf16() != 0 || cpuSupportsAVX2() {
