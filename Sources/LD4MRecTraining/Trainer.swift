@@ -137,13 +137,7 @@ public final class Trainer {
                 lossSum += loss
                 batches += 1
             }
-            let tv0 = monotonicSeconds()
-            let cp = currentParameters
-            let tv1 = monotonicSeconds()
-            let vm = try Model(cp)
-            let tv2 = monotonicSeconds()
-            let validation = try Evaluation.evaluate(vm, on: dataset, split: .valid)
-            print("VALID params \(tv1 - tv0) model \(tv2 - tv1) evaluate \(monotonicSeconds() - tv2)")
+            let validation = try Evaluation.evaluate(try Model(currentParameters), on: dataset, split: .valid)
             let isBest = validation.recall20 > best.metrics.recall20
             if isBest { best = (epoch, validation, weights.copy()) }
             let report = EpochReport(epoch: epoch, loss: lossSum / Double(max(1, batches)), validation: validation,
