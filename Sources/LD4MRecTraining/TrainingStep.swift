@@ -99,6 +99,8 @@ struct TrainingStep {
 
     /// Products are split in blocks of this many output rows or columns.
     static let block = 512
+    /// Products split by users (the batch's rows) take blocks of this many.
+    static let userBlock = 64
 
     func run(_ team: Team) -> Double {
         forward(team)
@@ -252,6 +254,7 @@ struct TrainingStep {
         let (b, n, d, width) = (ws.rows, ws.items, ws.hidden, ws.width)
         let cols = team.share(of: d, granule: Self.block)
         let filmCols = team.share(of: ws.filmWidth, granule: Self.block)
+        let userBlocks = team.share(of: b, granule: Self.userBlock)
         let S = L.blocks.count
 
         // The output layer: dW_out = dOut^T h, dh = dOut W_out.
@@ -278,12 +281,23 @@ struct TrainingStep {
                                rows: cols, b)
                 weightGradient(dH, width, ws.shiftActivation[s][m].pointer, ws.filmWidth, block.shift[m].fc2, rows: cols, b)
                 team.barrier()
-                for (network, dOut, ldOut, pre, dHidden) in [
+                let networks = [
                     (block.scale[m], ws.dScale.pointer, d, ws.scaleHidden[s][m].pointer, ws.dScaleHidden.pointer),
                     (block.shift[m], dH, width, ws.shiftHidden[s][m].pointer, ws.dShiftHidden.pointer),
-                ] {
-                    inputGradient(dOut, ldOut, w, network.fc2, columns: filmCols, into: dHidden, ldc: ws.filmWidth, b)
-                    multiplyLeakyDerivative(dHidden, ws.filmWidth, pre, ws.filmWidth, filmCols, b)
+                ]
+                // The hidden layers' gradients have too few columns (h_mlp) to split: members
+                // take blocks of users instead, then the first layers' weights.
+                for (network, dOut, ldOut, pre, dHidden) in networks {
+                    forEachBlock(of: userBlocks, size: Self.userBlock) { users in
+                        let (first, count) = (users.lowerBound, users.count)
+                        inputGradient(dOut + first * ldOut, ldOut, w, network.fc2, columns: 0 ..< ws.filmWidth,
+                                      into: dHidden + first * ws.filmWidth, ldc: ws.filmWidth, count)
+                        multiplyLeakyDerivative(dHidden + first * ws.filmWidth, ws.filmWidth, pre + first * ws.filmWidth,
+                                                ws.filmWidth, 0 ..< ws.filmWidth, count)
+                    }
+                }
+                team.barrier()
+                for (network, _, _, _, dHidden) in networks {
                     weightGradient(dHidden, ws.filmWidth, ws.preferences[m].pointer, ws.dims[m], network.fc1, rows: filmCols, b)
                 }
                 team.barrier()
