@@ -75,6 +75,32 @@ CLONES void ld4mrk_film(const float *scale, const float *shift, float *x, size_t
     for (size_t i = 0; i < n; i++) x[i] = scale[i] * x[i] + shift[i];
 }
 
+/* The training step's elementwise backward passes. Contraction is off so that every
+ * product and sum rounds on its own, as in the Swift loops they replace (the same
+ * weights bit for bit). */
+CLONES void ld4mrk_leaky_relu_backward(float *restrict dx, const float *restrict pre, size_t n, float slope) {
+    for (size_t i = 0; i < n; i++) dx[i] *= pre[i] < 0 ? slope : 1.0f;  /* x * 1 = x: no branch */
+}
+
+CLONES void ld4mrk_film_backward(const float *restrict dh, const float *restrict input, const float *restrict scale,
+                                 float *restrict dscale, float *restrict dinput, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        dscale[i] = dh[i] * input[i];
+        dinput[i] = dh[i] * scale[i];
+    }
+}
+
+CLONES void ld4mrk_gate_mix_backward(const float *restrict a, const float *restrict c, const float *restrict g,
+                                     const float *restrict dh, float *restrict da, float *restrict dc,
+                                     float *restrict dg, size_t n) {
+#pragma clang fp contract(off)
+    for (size_t i = 0; i < n; i++) {
+        da[i] = dh[i] * (1 - g[i]) * (1 - a[i] * a[i]);
+        dc[i] = dh[i] * g[i] * (1 - c[i] * c[i]);
+        dg[i] = dh[i] * (c[i] - a[i]) * g[i] * (1 - g[i]);
+    }
+}
+
 /* The index of the first NaN or infinity of x, n if none: whole blocks are tested with
  * no early exit (vectorised), the first failing block element by element. Model loads
  * check every weight with it. */

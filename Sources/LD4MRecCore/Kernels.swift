@@ -21,6 +21,28 @@ package enum Kernels {
         ld4mrk_exp(x, count)
     }
 
+    /// dx *= (pre < 0 ? slope : 1): leaky ReLU's backward step.
+    @inline(__always)
+    package static func leakyReLUBackward(_ dx: UnsafeMutablePointer<Float>, pre: UnsafePointer<Float>, count: Int, slope: Float) {
+        ld4mrk_leaky_relu_backward(dx, pre, count, slope)
+    }
+
+    /// Of x' = scale x + shift: dscale = dh x, dx = dh scale.
+    @inline(__always)
+    package static func filmBackward(_ dh: UnsafePointer<Float>, input: UnsafePointer<Float>, scale: UnsafePointer<Float>,
+                                     dScale: UnsafeMutablePointer<Float>, dInput: UnsafeMutablePointer<Float>, count: Int) {
+        ld4mrk_film_backward(dh, input, scale, dScale, dInput, count)
+    }
+
+    /// Of h = a (1 - g) + c g with a = tanh(.), c = tanh(.), g = sigmoid(.): the gradients
+    /// at the three pre-activations.
+    @inline(__always)
+    package static func gateMixBackward(_ a: UnsafePointer<Float>, _ c: UnsafePointer<Float>, gate g: UnsafePointer<Float>,
+                                        dh: UnsafePointer<Float>, dA: UnsafeMutablePointer<Float>, dC: UnsafeMutablePointer<Float>,
+                                        dG: UnsafeMutablePointer<Float>, count: Int) {
+        ld4mrk_gate_mix_backward(a, c, g, dh, dA, dC, dG, count)
+    }
+
     /// The index of the first NaN or infinity of `values`, nil if all are finite.
     package static func firstNonFinite(_ values: [Float]) -> Int? {
         let index = values.withUnsafeBufferPointer { ld4mrk_first_nonfinite($0.baseAddress, $0.count) }

@@ -28,21 +28,39 @@ extension Trainer {
         ws.targetItems.removeAll(keepingCapacity: true)
         ws.targetValues.removeAll(keepingCapacity: true)
         let n = dataset.itemCount
-        var entries: [Int32: Float] = [:]
+        let logKeep = log1p(-p)
+        var moved: [Int32] = []  // zeros set to gamma, ascending
         for user in users {
-            entries.removeAll(keepingCapacity: true)
+            moved.removeAll(keepingCapacity: true)
             if p > 0 {
                 var i = -1
                 while true {
-                    i += p >= 1 ? 1 : 1 + Int(log(max(rng.nextUniform(), 0x1p-53)) / log1p(-p))
+                    i += p >= 1 ? 1 : 1 + Int(log(max(rng.nextUniform(), 0x1p-53)) / logKeep)
                     guard i < n else { break }
-                    entries[Int32(i)] = gamma
+                    moved.append(Int32(i))
                 }
             }
-            for item in dataset.train.row(user) { entries[item] = p > 0 && rng.nextUniform() < p ? 1 - gamma : 1 }
-            for (item, value) in entries.sorted(by: { $0.key < $1.key }) {
+            // Merge the two ascending lists; a positive the skips landed on keeps its own value.
+            var next = 0
+            let rowStart = ws.targetItems.count
+            for item in dataset.train.row(user) {
+                let value: Float = p > 0 && rng.nextUniform() < p ? 1 - gamma : 1
+                while next < moved.count, moved[next] < item {
+                    ws.targetItems.append(moved[next])
+                    ws.targetValues.append(gamma)
+                    next += 1
+                }
+                if next < moved.count, moved[next] == item { next += 1 }
+                if ws.targetItems.count > rowStart, ws.targetItems.last == item {
+                    ws.targetValues[ws.targetValues.count - 1] = value  // a repeated item: the last draw counts
+                } else {
+                    ws.targetItems.append(item)
+                    ws.targetValues.append(value)
+                }
+            }
+            for item in moved[next...] {
                 ws.targetItems.append(item)
-                ws.targetValues.append(value)
+                ws.targetValues.append(gamma)
             }
             ws.targetOffsets.append(ws.targetItems.count)
         }

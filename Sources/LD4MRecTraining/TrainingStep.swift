@@ -271,11 +271,9 @@ struct TrainingStep {
             for m in ws.dims.indices.reversed() {
                 // h_out = scale * h_in + shift.
                 for r in 0 ..< b {
-                    let (o, oh) = (r * d, r * width)
-                    for i in cols {
-                        ws.dScale.pointer[o + i] = dH[oh + i] * ws.filmInput[s][m].pointer[o + i]
-                        ws.dNext.pointer[o + i] = dH[oh + i] * ws.scale[s][m].pointer[o + i]
-                    }
+                    let (o, oh) = (r * d + cols.lowerBound, r * width + cols.lowerBound)
+                    Kernels.filmBackward(dH + oh, input: ws.filmInput[s][m].pointer + o, scale: ws.scale[s][m].pointer + o,
+                                         dScale: ws.dScale.pointer + o, dInput: ws.dNext.pointer + o, count: cols.count)
                 }
                 weightGradient(ws.dScale.pointer, d, ws.scaleActivation[s][m].pointer, ws.filmWidth, block.scale[m].fc2,
                                rows: cols, b)
@@ -302,19 +300,15 @@ struct TrainingStep {
                 }
                 team.barrier()
                 for r in 0 ..< b {
-                    for i in cols { dH[r * width + i] = ws.dNext.pointer[r * d + i] }
+                    (dH + r * width + cols.lowerBound).update(from: ws.dNext.pointer + r * d + cols.lowerBound, count: cols.count)
                 }
                 if m > 0 { multiplyLeakyDerivative(dH, width, ws.filmOutput[s][m - 1].pointer, d, cols, b) }
             }
             // CG block: h = a (1 - g) + c g with a = tanh(.), c = tanh(.), g = sigmoid(.).
             for r in 0 ..< b {
-                let (o, oh) = (r * d, r * width)
-                for i in cols {
-                    let (a, c, g, dh) = (ws.a[s].pointer[o + i], ws.c[s].pointer[o + i], ws.g[s].pointer[o + i], dH[oh + i])
-                    ws.dA.pointer[o + i] = dh * (1 - g) * (1 - a * a)
-                    ws.dC.pointer[o + i] = dh * g * (1 - c * c)
-                    ws.dG.pointer[o + i] = dh * (c - a) * g * (1 - g)
-                }
+                let (o, oh) = (r * d + cols.lowerBound, r * width + cols.lowerBound)
+                Kernels.gateMixBackward(ws.a[s].pointer + o, ws.c[s].pointer + o, gate: ws.g[s].pointer + o, dh: dH + oh,
+                                        dA: ws.dA.pointer + o, dC: ws.dC.pointer + o, dG: ws.dG.pointer + o, count: cols.count)
             }
             weightGradient(ws.dA.pointer, d, ws.hz[s].pointer, width, block.hidden, rows: cols, b)
             weightGradient(ws.dC.pointer, d, ws.collaborative.pointer, ws.signalSize, block.condition, rows: cols, b)
@@ -376,7 +370,8 @@ struct TrainingStep {
     private func multiplyLeakyDerivative(_ x: UnsafeMutablePointer<Float>, _ ldx: Int, _ pre: UnsafePointer<Float>,
                                          _ ldPre: Int, _ columns: Range<Int>, _ batch: Int) {
         for r in 0 ..< batch {
-            for i in columns where pre[r * ldPre + i] < 0 { x[r * ldx + i] *= slope }
+            Kernels.leakyReLUBackward(x + r * ldx + columns.lowerBound, pre: pre + r * ldPre + columns.lowerBound,
+                                      count: columns.count, slope: slope)
         }
     }
 

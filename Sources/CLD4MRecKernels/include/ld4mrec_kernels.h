@@ -36,6 +36,15 @@ LD4MREC_INTERNAL void ld4mrk_leaky_relu(float *x, size_t n, float slope);
 LD4MREC_INTERNAL void ld4mrk_gate_mix(const float *a, const float *c, const float *g, float *out, size_t n);
 LD4MREC_INTERNAL void ld4mrk_film(const float *scale, const float *shift, float *x, size_t n);
 
+/* Training's backward steps (n floats each): dx *= (pre < 0 ? slope : 1); of x' = scale x
+ * + shift, dscale = dh x and dx = dh scale; of h = a (1 - g) + c g with a = tanh,
+ * c = tanh, g = sigmoid (their outputs given), the gradients at their inputs. */
+LD4MREC_INTERNAL void ld4mrk_leaky_relu_backward(float *dx, const float *pre, size_t n, float slope);
+LD4MREC_INTERNAL void ld4mrk_film_backward(const float *dh, const float *input, const float *scale, float *dscale,
+                                           float *dinput, size_t n);
+LD4MREC_INTERNAL void ld4mrk_gate_mix_backward(const float *a, const float *c, const float *g, const float *dh,
+                                               float *da, float *dc, float *dg, size_t n);
+
 /* The index of the first NaN or infinity among n floats, n if none. */
 LD4MREC_INTERNAL size_t ld4mrk_first_nonfinite(const float *x, size_t n);
 
