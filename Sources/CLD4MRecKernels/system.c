@@ -2,6 +2,7 @@
 #include "ld4mrec_kernels.h"
 
 #include <sched.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -67,3 +68,25 @@ int ld4mrk_cpu_supports_avx2(void) {
     return 0;
 #endif
 }
+
+/* Tables of megabytes are read a few kilobytes at a time at scattered rows (the prior's
+ * and the input layer's rows of a history, the screen's candidates): with 4 KB pages
+ * nearly every such read misses the TLB. Buffers from 2 MB up are placed on 2 MB
+ * boundaries and offered to transparent huge pages (Linux's default THP mode, "madvise",
+ * backs only regions that ask); smaller ones on a cache line. */
+enum { HUGE_PAGE = 2 << 20 };
+
+void *ld4mrk_allocate(size_t bytes) {
+    void *p = NULL;
+    if (bytes >= HUGE_PAGE) {
+        const size_t rounded = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+        if (posix_memalign(&p, HUGE_PAGE, rounded) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+        madvise(p, rounded, MADV_HUGEPAGE);  /* advice only: failure leaves 4 KB pages */
+#endif
+        return p;
+    }
+    return posix_memalign(&p, 64, bytes ? bytes : 1) == 0 ? p : NULL;
+}
+
+void ld4mrk_free(void *p) { free(p); }

@@ -1,4 +1,7 @@
-/// A fixed-size array of trivial elements on a 64-byte (cache line, AVX-512) boundary.
+import CLD4MRecKernels
+
+/// A fixed-size array of trivial elements on a 64-byte (cache line, AVX-512) boundary;
+/// from 2 MB up, in transparent huge pages where Linux grants them (`ld4mrk_allocate`).
 /// BLAS kernels take different paths for differently aligned data, and so round
 /// differently: tables and activations on one alignment give the same scores whatever
 /// address the allocator returned.
@@ -11,8 +14,9 @@ package final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable
     package init(uninitialized count: Int) {
         self.count = count
         let bytes = max(1, count) * MemoryLayout<Element>.stride
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.alignment)
-            .bindMemory(to: Element.self, capacity: max(1, count))
+        // Out of memory ends the process, as Swift's own allocations do.
+        guard let raw = ld4mrk_allocate(bytes) else { fatalError("out of memory allocating \(bytes) bytes") }
+        pointer = raw.bindMemory(to: Element.self, capacity: max(1, count))
     }
 
     package convenience init(_ values: [Element]) {
@@ -23,7 +27,7 @@ package final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable
         }
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit { ld4mrk_free(pointer) }
 
     /// `count` rounded up to whole cache lines: the stride that keeps every row of a
     /// table of such rows aligned.

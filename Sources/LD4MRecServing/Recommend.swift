@@ -100,7 +100,6 @@ extension Model {
         for start in stride(from: 0, to: queries.count, by: requestsPerPass) {
             let chunkQueries = Array(queries[start ..< min(start + requestsPerPass, queries.count)])
             let requests = chunkQueries.map(\.request)
-            let buffers = ForwardBuffers(self, requests)
             // Members write their users' lists through one buffer: assigning elements of a
             // captured array from several threads is an exclusivity violation.
             let chunkResults = UnsafeMutableBufferPointer<[ScoredItem]>.allocate(capacity: requests.count)
@@ -117,6 +116,7 @@ extension Model {
                 let offsets = candidates.reduce(into: [0]) { $0.append($0[$0.count - 1] + $1.count) }
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, offsets[offsets.count - 1]))
                 defer { scores.deallocate() }
+                let buffers = ForwardBuffers(self, requests)
                 ThreadPool.shared.run(threads: threads) { team in
                     hidden(requests, buffers, team)
                     for u in 0 ..< requests.count {
