@@ -75,6 +75,31 @@ CLONES void ld4mrk_film(const float *scale, const float *shift, float *x, size_t
     for (size_t i = 0; i < n; i++) x[i] = scale[i] * x[i] + shift[i];
 }
 
+/* The training forward of one CG/PG block for one user's n hidden units:
+ * h = a (1 - g) + c g; per modality m, h = leaky(h) (m > 0), film_in[m] = h,
+ * h = scale[m] h + shift[m], film_out[m] = h; out = h and next = h (last) or leaky(h).
+ * The per-modality tables are given as bases plus `offset`. Pass by pass over the row,
+ * each vectorised; contraction off, as the Swift loop it replaces rounded. */
+CLONES void ld4mrk_block_forward(const float *restrict a, const float *restrict c, const float *restrict g,
+                                 size_t modalities, const float *const *scale, const float *const *shift,
+                                 float *const *film_in, float *const *film_out, size_t offset,
+                                 float *restrict out, float *restrict next, int last, float slope, size_t n) {
+#pragma clang fp contract(off)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] * (1 - g[i]) + c[i] * g[i];
+    for (size_t m = 0; m < modalities; m++) {
+        const float *restrict sc = scale[m] + offset, *restrict sh = shift[m] + offset;
+        float *restrict in = film_in[m] + offset, *restrict fo = film_out[m] + offset;
+        if (m > 0)
+            for (size_t i = 0; i < n; i++) out[i] = out[i] < 0 ? out[i] * slope : out[i];
+        for (size_t i = 0; i < n; i++) {
+            in[i] = out[i];
+            out[i] = sc[i] * out[i] + sh[i];
+            fo[i] = out[i];
+        }
+    }
+    for (size_t i = 0; i < n; i++) next[i] = last || out[i] >= 0 ? out[i] : out[i] * slope;
+}
+
 /* The training step's elementwise backward passes. Contraction is off so that every
  * product and sum rounds on its own, as in the Swift loops they replace (the same
  * weights bit for bit). */

@@ -117,16 +117,21 @@ package struct InferenceTable: Sendable {
 
     /// `y[b * ldy + i] = row (rows.lowerBound + i) . x[b]` for every activation row b: one
     /// slice of a layer's output for a batch (no bias).
-    package func multiply(rows slice: Range<Int>, _ x: Activations, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+    /// With `accumulate`, adds to y (which holds the bias, say) instead of overwriting it:
+    /// BLAS then skips the pass that zeroes y, and the caller the pass that adds the bias.
+    package func multiply(rows slice: Range<Int>, _ x: Activations, into y: UnsafeMutablePointer<Float>, ldy: Int,
+                          accumulate: Bool = false) {
         guard !slice.isEmpty, x.rows > 0 else { return }
+        let beta: Float = accumulate ? 1 : 0
         if let float32 {
             forEachBlock(of: slice, size: Self.rowBlock) { block in
                 let first = float32.pointer + block.lowerBound * cols
                 let out = y + (block.lowerBound - slice.lowerBound)
                 if x.rows == 1 {
-                    BLAS.gemv(first, lda: cols, x.f32, out, m: block.count, n: cols)
+                    BLAS.gemv(first, lda: cols, x.f32, out, m: block.count, n: cols, beta: beta)
                 } else {
-                    BLAS.gemmABt(x.f32, lda: x.stride, first, ldb: cols, out, ldc: ldy, m: x.rows, n: block.count, k: cols)
+                    BLAS.gemmABt(x.f32, lda: x.stride, first, ldb: cols, out, ldc: ldy, m: x.rows, n: block.count, k: cols,
+                                 beta: beta)
                 }
             }
         } else if let panels, let xb = x.bf16 {  // bf16 layers are always given bf16 activations
@@ -151,7 +156,13 @@ package struct InferenceTable: Sendable {
                     ld4mrk_panels_gemm(a, width, x.rows, panels.pointer, cols, block.lowerBound, end, c, outputs, 1)
                 }
                 let out = y + (block.lowerBound - slice.lowerBound)
-                for b in 0 ..< x.rows { (out + b * ldy).update(from: c + b * outputs, count: block.count) }
+                for b in 0 ..< x.rows {
+                    if accumulate {
+                        ld4mrk_add(c + b * outputs, out + b * ldy, block.count)
+                    } else {
+                        (out + b * ldy).update(from: c + b * outputs, count: block.count)
+                    }
+                }
             }
         }
     }

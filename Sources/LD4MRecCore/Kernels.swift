@@ -21,6 +21,19 @@ package enum Kernels {
         ld4mrk_exp(x, count)
     }
 
+    /// Training's forward through one CG/PG block for one user's `count` hidden units: the
+    /// gate mix of a, c and g, each modality's FiLM step (recording h before and after it
+    /// at `offset` in the per-modality tables), h into `out`, and `next` the next block's
+    /// input (leaky ReLU unless `last`).
+    package static func blockForward(_ a: UnsafePointer<Float>, _ c: UnsafePointer<Float>, gate g: UnsafePointer<Float>,
+                                     scales: [UnsafePointer<Float>?], shifts: [UnsafePointer<Float>?],
+                                     filmInputs: [UnsafeMutablePointer<Float>?], filmOutputs: [UnsafeMutablePointer<Float>?],
+                                     offset: Int, into out: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>,
+                                     last: Bool, slope: Float, count: Int) {
+        ld4mrk_block_forward(a, c, g, scales.count, scales, shifts, filmInputs, filmOutputs, offset, out, next,
+                             last ? 1 : 0, slope, count)
+    }
+
     /// dx *= (pre < 0 ? slope : 1): leaky ReLU's backward step.
     @inline(__always)
     package static func leakyReLUBackward(_ dx: UnsafeMutablePointer<Float>, pre: UnsafePointer<Float>, count: Int, slope: Float) {

@@ -123,24 +123,24 @@ extension Model {
         // the first layers of the FiLM networks.
         let rows = team.share(of: d, granule: InferenceTable.rowBlock)
         for (s, block) in blocks.enumerated() {
+            fillBias(block.conditionBias, rows, f.condition[s], ld: d, batch)
             block.condition.multiply(rows: rows, activations(f.collaborative, rows: batch, stride: k2),
-                                     into: f.condition[s] + rows.lowerBound, ldy: d)
+                                     into: f.condition[s] + rows.lowerBound, ldy: d, accumulate: true)
+            fillBias(block.gateBias, rows, f.gate[s], ld: d, batch)
             block.gate.multiply(rows: rows, activations(first, offset: d, rows: batch, stride: width),
-                                into: f.gate[s] + rows.lowerBound, ldy: d)
+                                into: f.gate[s] + rows.lowerBound, ldy: d, accumulate: true)
             for u in 0 ..< batch {
-                addBias(block.conditionBias, rows, f.condition[s] + u * d)
                 Kernels.tanh(f.condition[s] + u * d + rows.lowerBound, count: rows.count)
-                addBias(block.gateBias, rows, f.gate[s] + u * d)
                 Kernels.sigmoid(f.gate[s] + u * d + rows.lowerBound, count: rows.count)
             }
             let filmRows = team.share(of: filmWidth, granule: InferenceTable.rowBlock)
             for m in dims.indices {
                 let p = activations(f.preferences[m], rows: batch, stride: dims[m])
                 for (network, out) in [(block.film[m].scale, f.filmHidden[s][m].scale), (block.film[m].shift, f.filmHidden[s][m].shift)] {
-                    network.fc1.multiply(rows: filmRows, p, into: out.f32 + filmRows.lowerBound, ldy: filmWidth)
+                    fillBias(network.fc1Bias, filmRows, out.f32, ld: filmWidth, batch)
+                    network.fc1.multiply(rows: filmRows, p, into: out.f32 + filmRows.lowerBound, ldy: filmWidth, accumulate: true)
                     for u in 0 ..< batch {
                         let row = out.f32 + u * filmWidth
-                        addBias(network.fc1Bias, filmRows, row)
                         leakyReLU(row + filmRows.lowerBound, filmRows.count, slope)
                         round(out, at: u * filmWidth + filmRows.lowerBound, filmRows.count)
                     }
@@ -152,9 +152,9 @@ extension Model {
             for m in dims.indices {
                 for (network, hidden, out) in [(block.film[m].scale, f.filmHidden[s][m].scale, f.filmOutput[s][m].scale),
                                                (block.film[m].shift, f.filmHidden[s][m].shift, f.filmOutput[s][m].shift)] {
+                    fillBias(network.fc2Bias, rows, out, ld: d, batch)
                     network.fc2.multiply(rows: rows, activations(hidden, rows: batch, stride: filmWidth),
-                                         into: out + rows.lowerBound, ldy: d)
-                    for u in 0 ..< batch { addBias(network.fc2Bias, rows, out + u * d) }
+                                         into: out + rows.lowerBound, ldy: d, accumulate: true)
                 }
             }
         }
@@ -164,10 +164,11 @@ extension Model {
         // member finishing its rows of h before the next block reads all of them.
         for (s, block) in blocks.enumerated() {
             let (input, output) = (f.states[s % 2], f.states[(s + 1) % 2])
-            block.hidden.multiply(rows: rows, activations(input, rows: batch, stride: width), into: f.pre + rows.lowerBound, ldy: d)
+            fillBias(block.hiddenBias, rows, f.pre, ld: d, batch)
+            block.hidden.multiply(rows: rows, activations(input, rows: batch, stride: width), into: f.pre + rows.lowerBound, ldy: d,
+                                  accumulate: true)
             for u in 0 ..< batch {
                 let a = f.pre + u * d
-                addBias(block.hiddenBias, rows, a)
                 Kernels.tanh(a + rows.lowerBound, count: rows.count)
                 let (c, g) = (f.condition[s] + u * d, f.gate[s] + u * d)
                 let out = output.f32 + u * width
@@ -237,6 +238,15 @@ extension Model {
                 for item in request.items { out[i] += sparsePrior.value(row: Int(item), column: row) }
             }
         }
+    }
+}
+
+/// Rows `rows` of each of the batch's rows of y (ld apart) set to the bias: the products
+/// then add to it (`accumulate`), sparing BLAS's zeroing pass and a pass adding the bias.
+private func fillBias(_ bias: [Float], _ rows: Range<Int>, _ y: UnsafeMutablePointer<Float>, ld: Int, _ batch: Int) {
+    guard !rows.isEmpty else { return }
+    bias.withUnsafeBufferPointer { b in
+        for u in 0 ..< batch { (y + u * ld + rows.lowerBound).update(from: b.baseAddress! + rows.lowerBound, count: rows.count) }
     }
 }
 

@@ -157,25 +157,19 @@ struct TrainingStep {
         // The blocks: h = tanh(W1 [h ; z] + b1) (1 - g) + c g, then the FiLM steps.
         for (s, block) in L.blocks.enumerated() {
             multiply(ws.hz[s].pointer, width, w, block.hidden, rows: cols, into: ws.a[s].pointer, ldc: d, b)
-            let (filmIn, filmOut) = (ws.filmInput[s].map(\.pointer), ws.filmOutput[s].map(\.pointer))
-            let (scales, shifts) = (ws.scale[s].map(\.pointer), ws.shift[s].map(\.pointer))
+            let filmIn: [UnsafeMutablePointer<Float>?] = ws.filmInput[s].map(\.pointer)
+            let filmOut: [UnsafeMutablePointer<Float>?] = ws.filmOutput[s].map(\.pointer)
+            let scales: [UnsafePointer<Float>?] = ws.scale[s].map { UnsafePointer($0.pointer) }
+            let shifts: [UnsafePointer<Float>?] = ws.shift[s].map { UnsafePointer($0.pointer) }
             let (aBase, cBase, gBase, output) = (ws.a[s].pointer, ws.c[s].pointer, ws.g[s].pointer, ws.blockOutput[s].pointer)
             let last = s == L.blocks.count - 1
             for r in 0 ..< b {
-                let o = r * d
-                Kernels.tanh(aBase + o + cols.lowerBound, count: cols.count)
-                let next = ws.hz[s + 1].pointer + r * width
-                for i in cols {
-                    var h = aBase[o + i] * (1 - gBase[o + i]) + cBase[o + i] * gBase[o + i]
-                    for m in filmIn.indices {
-                        if m > 0 { h = leaky(h) }
-                        filmIn[m][o + i] = h
-                        h = scales[m][o + i] * h + shifts[m][o + i]
-                        filmOut[m][o + i] = h
-                    }
-                    output[o + i] = h
-                    next[i] = last ? h : leaky(h)
-                }
+                let o = r * d + cols.lowerBound
+                Kernels.tanh(aBase + o, count: cols.count)
+                Kernels.blockForward(aBase + o, cBase + o, gate: gBase + o, scales: scales, shifts: shifts, filmInputs: filmIn,
+                                     filmOutputs: filmOut, offset: o, into: output + o,
+                                     next: ws.hz[s + 1].pointer + r * width + cols.lowerBound, last: last, slope: slope,
+                                     count: cols.count)
             }
             team.barrier()
         }

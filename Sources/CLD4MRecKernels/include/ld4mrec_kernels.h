@@ -41,6 +41,11 @@ LD4MREC_INTERNAL void ld4mrk_leaky_relu(float *x, size_t n, float slope);
 LD4MREC_INTERNAL void ld4mrk_gate_mix(const float *a, const float *c, const float *g, float *out, size_t n);
 LD4MREC_INTERNAL void ld4mrk_film(const float *scale, const float *shift, float *x, size_t n);
 
+/* Training's forward through one CG/PG block for one user (activations.c gives the steps). */
+LD4MREC_INTERNAL void ld4mrk_block_forward(const float *a, const float *c, const float *g, size_t modalities,
+                                           const float *const *scale, const float *const *shift,
+                                           float *const *film_in, float *const *film_out, size_t offset, float *out,
+                                           float *next, int last, float slope, size_t n);
 /* Training's backward steps (n floats each): dx *= (pre < 0 ? slope : 1); of x' = scale x
  * + shift, dscale = dh x and dx = dh scale; of h = a (1 - g) + c g with a = tanh,
  * c = tanh, g = sigmoid (their outputs given), the gradients at their inputs. */
