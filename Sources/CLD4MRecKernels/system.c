@@ -71,14 +71,15 @@ int ld4mrk_cpu_supports_avx2(void) {
 
 /* Tables of megabytes are read a few kilobytes at a time at scattered rows (the prior's
  * and the input layer's rows of a history, the screen's candidates): with 4 KB pages
- * nearly every such read misses the TLB. Buffers from 2 MB up are placed on 2 MB
- * boundaries and offered to transparent huge pages (Linux's default THP mode, "madvise",
- * backs only regions that ask); smaller ones on a cache line. */
+ * nearly every such read misses the TLB. Long-lived buffers from 2 MB up (`huge`) are
+ * placed on 2 MB boundaries and offered to transparent huge pages (Linux's default THP
+ * mode, "madvise", backs only regions that ask). Not a request's own buffers: freed
+ * after each call, they would be faulted in and cleared 2 MB at a time on the next. */
 enum { HUGE_PAGE = 2 << 20 };
 
-void *ld4mrk_allocate(size_t bytes) {
+void *ld4mrk_allocate(size_t bytes, int huge) {
     void *p = NULL;
-    if (bytes >= HUGE_PAGE) {
+    if (huge && bytes >= HUGE_PAGE) {
         const size_t rounded = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
         if (posix_memalign(&p, HUGE_PAGE, rounded) != 0) return NULL;
 #ifdef MADV_HUGEPAGE

@@ -1,7 +1,8 @@
 import CLD4MRecKernels
 
 /// A fixed-size array of trivial elements on a 64-byte (cache line, AVX-512) boundary;
-/// from 2 MB up, in transparent huge pages where Linux grants them (`ld4mrk_allocate`).
+/// tables (`hugePages`) from 2 MB up in transparent huge pages where Linux grants them
+/// (`ld4mrk_allocate`).
 /// BLAS kernels take different paths for differently aligned data, and so round
 /// differently: tables and activations on one alignment give the same scores whatever
 /// address the allocator returned.
@@ -10,17 +11,19 @@ package final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable
     package let count: Int
     package let pointer: UnsafeMutablePointer<Element>
 
-    /// Uninitialised storage for `count` elements.
-    package init(uninitialized count: Int) {
+    /// Uninitialised storage for `count` elements; `hugePages` for tables kept across
+    /// calls, not for a request's own buffers.
+    package init(uninitialized count: Int, hugePages: Bool = false) {
         self.count = count
         let bytes = max(1, count) * MemoryLayout<Element>.stride
         // Out of memory ends the process, as Swift's own allocations do.
-        guard let raw = ld4mrk_allocate(bytes) else { fatalError("out of memory allocating \(bytes) bytes") }
+        guard let raw = ld4mrk_allocate(bytes, hugePages ? 1 : 0) else { fatalError("out of memory allocating \(bytes) bytes") }
         pointer = raw.bindMemory(to: Element.self, capacity: max(1, count))
     }
 
+    /// A table holding `values`.
     package convenience init(_ values: [Element]) {
-        self.init(uninitialized: values.count)
+        self.init(uninitialized: values.count, hugePages: true)
         // A raw copy (memcpy): the generic typed update copies element by element.
         values.withUnsafeBytes {
             if let source = $0.baseAddress { UnsafeMutableRawPointer(pointer).copyMemory(from: source, byteCount: $0.count) }

@@ -60,11 +60,11 @@ package struct InferenceTable: Sendable {
         let scaled = scale == 1 ? values : values.map { $0 * scale }
         switch use {
         case .gathered:
-            let halves = AlignedBuffer<UInt16>(uninitialized: scaled.count)
+            let halves = AlignedBuffer<UInt16>(uninitialized: scaled.count, hugePages: true)
             scaled.withUnsafeBufferPointer { ld4mrk_to_bf16($0.baseAddress, halves.pointer, scaled.count) }
             (float32, bfloat16, panels) = (nil, halves, nil)
         case .multiplied:
-            let packed = AlignedBuffer<UInt16>(uninitialized: ld4mrk_panels_rows(rows) * ld4mrk_panels_cols(cols))
+            let packed = AlignedBuffer<UInt16>(uninitialized: ld4mrk_panels_rows(rows) * ld4mrk_panels_cols(cols), hugePages: true)
             scaled.withUnsafeBufferPointer { ld4mrk_pack_panels($0.baseAddress, rows, cols, packed.pointer) }
             (float32, bfloat16, panels) = (nil, nil, packed)
         }
@@ -218,7 +218,7 @@ package struct ScreeningTable: Sendable {
         self.cols = cols
         paddedRows = ld4mrk_panels_rows(rows)
         paddedCols = ld4mrk_panels_cols(cols)
-        panels = AlignedBuffer(uninitialized: paddedRows * paddedCols)
+        panels = AlignedBuffer(uninitialized: paddedRows * paddedCols, hugePages: true)
         ld4mrk_pack_panels(values, rows, cols, panels.pointer)
         rowNorms = AlignedBuffer(uninitialized: rows)
         for r in 0 ..< rows {

@@ -91,7 +91,7 @@ final class ParameterVector: @unchecked Sendable {
 
     init(zeros layout: ParameterLayout) {
         self.layout = layout
-        buffer = AlignedBuffer(uninitialized: layout.count)
+        buffer = AlignedBuffer(uninitialized: layout.count, hugePages: true)
         buffer.pointer.initialize(repeating: 0, count: layout.count)
     }
 

@@ -57,7 +57,7 @@ final class TrainingWorkspace: @unchecked Sendable {
         let filmWidth = layout.blocks.first?.scale.first?.fc1.outputs ?? 0
         let dims = layout.blocks.first?.scale.map(\.fc1.inputs) ?? []
         let (blocks, modalities) = (layout.blocks.count, dims.count)
-        func buffer(_ cols: Int) -> Buffer { Buffer(uninitialized: capacity * cols) }
+        func buffer(_ cols: Int) -> Buffer { Buffer(uninitialized: capacity * cols, hugePages: true) }
         func perBlock(_ cols: Int) -> [Buffer] { (0 ..< blocks).map { _ in buffer(cols) } }
         func perFiLM(_ cols: Int) -> [[Buffer]] { (0 ..< blocks).map { _ in (0 ..< modalities).map { _ in buffer(cols) } } }
         (self.capacity, items, hidden, stepSize, self.width) = (capacity, n, d, df, width)

@@ -18,10 +18,10 @@ LD4MREC_INTERNAL int ld4mrk_available_cores(void);
 /* Before the first BLAS call: OpenBLAS on its best kernels for this CPU, single-threaded
  * (system.c says why). Call once. */
 LD4MREC_INTERNAL void ld4mrk_prepare_openblas(void);
-/* Memory on a 64-byte boundary, from 2 MB up on a 2 MB one and in transparent huge pages
- * where Linux grants them (system.c says why); NULL when out of memory. Free with
- * ld4mrk_free. */
-LD4MREC_INTERNAL void *ld4mrk_allocate(size_t bytes);
+/* Memory on a 64-byte boundary; with `huge`, from 2 MB up on a 2 MB one and in transparent
+ * huge pages where Linux grants them (system.c says why). NULL when out of memory. Free
+ * with ld4mrk_free. */
+LD4MREC_INTERNAL void *ld4mrk_allocate(size_t bytes, int huge);
 LD4MREC_INTERNAL void ld4mrk_free(void *p);
 /* Whether the CPU has AVX2 and FMA. */
 LD4MREC_INTERNAL int ld4mrk_cpu_supports_avx2(void);
