@@ -117,7 +117,6 @@ struct TrainingStep {
         let (w, ws, L) = (weights, workspace, weights.layout)
         let (b, n, d, width) = (ws.rows, ws.items, ws.hidden, ws.width)
         let cols = team.share(of: d, granule: Self.block)
-        let filmCols = team.share(of: ws.filmWidth, granule: Self.block)
 
         // The input layer: h0 = x_t W_in^T + b_in.
         multiply(ws.x.pointer, n, w, L.input, rows: cols, into: ws.hz[0].pointer, ldc: width, b)
@@ -131,14 +130,17 @@ struct TrainingStep {
                 Kernels.tanh(cRow, count: cols.count)
                 Kernels.sigmoid(gRow, count: cols.count)
             }
+            // The FiLM networks' first layers (h_mlp rows, too few to split): whole
+            // networks, dealt out to the members in turn.
             for m in ws.dims.indices {
-                for (network, pre, activation) in [(block.scale[m], ws.scaleHidden[s][m], ws.scaleActivation[s][m]),
-                                                   (block.shift[m], ws.shiftHidden[s][m], ws.shiftActivation[s][m])] {
-                    multiply(ws.preferences[m].pointer, ws.dims[m], w, network.fc1, rows: filmCols, into: pre.pointer,
+                for (j, (network, pre, activation)) in [(block.scale[m], ws.scaleHidden[s][m], ws.scaleActivation[s][m]),
+                                                        (block.shift[m], ws.shiftHidden[s][m], ws.shiftActivation[s][m])].enumerated()
+                    where team.takes(network: (s * ws.dims.count + m) * 2 + j) {
+                    multiply(ws.preferences[m].pointer, ws.dims[m], w, network.fc1, rows: 0 ..< ws.filmWidth, into: pre.pointer,
                              ldc: ws.filmWidth, b)
                     for r in 0 ..< b {
                         let offset = r * ws.filmWidth
-                        for i in filmCols { activation.pointer[offset + i] = leaky(pre.pointer[offset + i]) }
+                        for i in 0 ..< ws.filmWidth { activation.pointer[offset + i] = leaky(pre.pointer[offset + i]) }
                     }
                 }
             }
@@ -247,7 +249,6 @@ struct TrainingStep {
         let (w, grad, ws, L) = (weights, gradients, workspace, weights.layout)
         let (b, n, d, width) = (ws.rows, ws.items, ws.hidden, ws.width)
         let cols = team.share(of: d, granule: Self.block)
-        let filmCols = team.share(of: ws.filmWidth, granule: Self.block)
         let userBlocks = team.share(of: b, granule: Self.userBlock)
         let S = L.blocks.count
 
@@ -289,8 +290,9 @@ struct TrainingStep {
                     }
                 }
                 team.barrier()
-                for (network, _, _, _, dHidden) in networks {
-                    weightGradient(dHidden, ws.filmWidth, ws.preferences[m].pointer, ws.dims[m], network.fc1, rows: filmCols, b)
+                for (j, (network, _, _, _, dHidden)) in networks.enumerated() where team.takes(network: (s * ws.dims.count + m) * 2 + j) {
+                    weightGradient(dHidden, ws.filmWidth, ws.preferences[m].pointer, ws.dims[m], network.fc1,
+                                   rows: 0 ..< ws.filmWidth, b)
                 }
                 team.barrier()
                 for r in 0 ..< b {
@@ -371,4 +373,10 @@ struct TrainingStep {
 
     @inline(__always)
     private func leaky(_ x: Float) -> Float { x < 0 ? x * slope : x }
+}
+
+private extension Team {
+    /// Whether this member computes the FiLM network numbered `index` (networks go to the
+    /// members in turn).
+    func takes(network index: Int) -> Bool { index % size == rank }
 }
