@@ -166,6 +166,9 @@ typedef struct ld4mrec_model ld4mrec_model;
  * Returns LD4MREC_OK, _INVALID_ARGUMENT, _IO (missing or unreadable file),
  * _INVALID_FILE (not an HDF5 file, or missing/malformed content: the message names the
  * dataset or attribute), _UNSUPPORTED_VERSION, _OUT_OF_MEMORY.
+ * Tables of 2 MB and more are allocated on 2 MB boundaries and advised to the kernel as
+ * transparent huge pages (madvise MADV_HUGEPAGE; honoured where THP is "madvise" or
+ * "always"), which their scattered row reads need; each rounds up to whole 2 MB.
  * Thread-safe (file access is serialised inside the library). Since 0.1.0. */
 LD4MREC_API int32_t ld4mrec_model_load(const char *path, ld4mrec_model **out_model);
 
