@@ -4,7 +4,7 @@
 // grow with the catalogue. Prints one JSON object.
 //
 //   ld4mrec-benchmark --model FILE [--threads N] [--repeats N] [--train DIR --epochs N]
-//   ld4mrec-benchmark --scaling ITEMS [--train-users N]
+//   ld4mrec-benchmark --scaling ITEMS [--precision float32|bfloat16] [--train-users N]
 //   ld4mrec-benchmark --knn-scaling ITEMS           (the sparse item-item prior's build)
 import CLD4MRecBLAS
 import LD4MRec
@@ -249,7 +249,8 @@ func scaling(items: Int, threads: Int, repeats: Int) throws -> JSON {
         fields.append(("training_peak_memory_bytes", .number(Double(peakMemory()))))
         return .object(fields)
     }
-    let model = try Model(try ModelParameters.synthetic(spec))
+    let precision = option("--precision").flatMap(Precision.init(rawValue:)) ?? .float32
+    let model = try Model(try ModelParameters.synthetic(spec), precision: precision)
     let store = HistoryStore(model: model, trainingHistories: true)
     let ids = Array(model.userIDs.prefix(200))
     var next = 0
@@ -262,7 +263,8 @@ func scaling(items: Int, threads: Int, repeats: Int) throws -> JSON {
     let batch = try median(3) {
         _ = try model.recommend(batchUsers.map { model.query(user: $0, in: store) }, k: 20, options: options)
     }
-    fields += [("weight_bytes", .number(Double(model.weightBytes))), ("single_user_top20_s", .number(single)),
+    fields += [("precision", .text(precision.rawValue)), ("weight_bytes", .number(Double(model.weightBytes))),
+               ("single_user_top20_s", .number(single)),
                ("batch400_users_per_s", .number(400 / batch)), ("peak_memory_bytes", .number(Double(peakMemory())))]
     return .object(fields)
 }
