@@ -137,7 +137,9 @@ extension Model {
                     // Each member runs its share of the users as a pass of its own: no
                     // member waits for another between layers.
                     ThreadPool.shared.run(threads: threads) { team in
-                        let mine = team.share(of: requests.count)
+                        // Every member computes the same split, for the team it got.
+                        let mine = balancedShares(requests, members: team.size)[team.rank]
+                        guard !mine.isEmpty else { return }
                         let pass = AllItemsPass(self, Array(requests[mine]))
                         pass.run(k: k, skips: Array(skips[mine]), team: .alone,
                                  into: UnsafeMutableBufferPointer(rebasing: chunkResults[mine]))
@@ -157,6 +159,30 @@ extension Model {
     /// Below twice this many requests per thread, a pass's members split each layer's rows
     /// rather than the requests.
     static let usersPerMember = 64
+
+    /// Consecutive shares of `requests`, one per member (empty when one user outweighs a
+    /// share), of about equal work: a user costs the layers (about 0.75 d^2 floats' work,
+    /// from timings on TikTok's shape) plus, per history item, its input row (d floats)
+    /// and with the dense prior its prior row (n_items floats). Equal counts left a member
+    /// with four times the other's history items on a batch of TikTok's heaviest users.
+    func balancedShares(_ requests: [ScoringRequest], members: Int) -> [Range<Int>] {
+        let d = hyperparameters.hiddenSize
+        let perItem = d + (itemItem == nil ? 0 : itemCount)
+        let perUser = max(1, 3 * d * d / 4 / perItem)  // in history items
+        func work(_ u: Int) -> Int { perUser + requests[u].items.count }
+        let total = requests.indices.reduce(0) { $0 + work($1) }
+        var bounds = [0]
+        var (u, done) = (0, 0)
+        for share in 1 ..< max(1, members) {
+            while u < requests.count, done * members < total * share {
+                done += work(u)
+                u += 1
+            }
+            bounds.append(u)
+        }
+        bounds.append(requests.count)
+        return zip(bounds, bounds.dropFirst()).map { $0 ..< $1 }
+    }
 
     /// Requests per forward pass: as many as keep the pass's score matrix within 64 MB
     /// (16 to 512): larger passes make the output layer's GEMM more efficient (a batch of

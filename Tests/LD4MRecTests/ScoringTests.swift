@@ -122,6 +122,29 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
         #expect(zip(scores[(count - 1) * model.itemCount ..< count * model.itemCount], last).allSatisfy { abs($0 - $1) < 1e-5 })
     }
 
+    /// A batch split by users gives each member consecutive users of about equal work
+    /// (history items weigh in, not only the count).
+    @Test func userSharesBalanceHistoryLengths() throws {
+        let model = try smallModel()
+        let heavy = (0 ..< 30).map { _ in ScoringRequest(items: (0 ..< 40).map { Int32($0) }, userRow: nil) }
+        let light = (0 ..< 170).map { _ in ScoringRequest(items: [1], userRow: nil) }
+        for members in [1, 2, 3, 8] {
+            let shares = model.balancedShares(heavy + light, members: members)
+            #expect(shares.count == members)
+            #expect(shares.first?.lowerBound == 0 && shares.last?.upperBound == 200)
+            #expect(zip(shares, shares.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+            #expect(shares.allSatisfy { !$0.isEmpty })
+        }
+        // Two members: the heavy users' share holds fewer of them than a count split would.
+        let two = model.balancedShares(heavy + light, members: 2)
+        #expect(two[0].count < 100)
+        let tiny = model.balancedShares(Array(light.prefix(3)), members: 3)
+        #expect(tiny == [0 ..< 1, 1 ..< 2, 2 ..< 3])
+        // More members than users: some shares are empty, none is lost.
+        let many = model.balancedShares(Array(light.prefix(3)), members: 5)
+        #expect(many.count == 5 && many.reduce(0) { $0 + $1.count } == 3)
+    }
+
     /// The bf16 screen changes no list: the screened top-K lists and their scores are the
     /// float32 pass's, for one request and for batches (AMX tiles where the CPU has them),
     /// with the dense and the sparse prior, excluded items and k beyond the catalogue.
