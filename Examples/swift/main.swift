@@ -32,7 +32,7 @@ do {
     // Stateless: a history kept by the caller, re-ranking a few candidates.
     let history = Array(model.catalogue.ids.prefix(3))
     let candidates = Array(model.catalogue.ids[10 ..< 15])
-    let (scores, _) = model.scores(model.query(history: history), candidates: candidates)
+    let (scores, _) = try model.scores(model.query(history: history), candidates: candidates)
     print("candidate scores for history \(history):")
     for (item, score) in zip(candidates, scores).sorted(by: { $0.1 > $1.1 }) {
         print("  item \(item)  score \(score)")

@@ -130,8 +130,8 @@ func serving(_ path: String, threads: Int, repeats: Int) throws -> JSON {
             next += 1
         }
         let candidates = Array(model.catalogue.ids.prefix(300))
-        let rerank = median(repeats) {
-            _ = model.scores(model.query(user: ids[next % ids.count], in: store), candidates: candidates, threads: threads)
+        let rerank = try median(repeats) {
+            _ = try model.scores(model.query(user: ids[next % ids.count], in: store), candidates: candidates, threads: threads)
             next += 1
         }
         let batchUsers = Array(model.userIDs.prefix(400))

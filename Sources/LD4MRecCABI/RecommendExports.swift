@@ -140,7 +140,7 @@ private func scoreCandidates(_ model: Model, _ query: Query, _ candidates: Unsaf
                              _ outScores: UnsafeMutablePointer<Float>?, _ outUnknown: UnsafeMutablePointer<Int>?) throws {
     let candidates = try array(candidates, count, "candidates")
     let out = candidates.isEmpty ? outScores : try required(outScores, "out_scores")
-    let (scores, unknown) = model.scores(query, candidates: candidates)
+    let (scores, unknown) = try model.scores(query, candidates: candidates)
     if let out { scores.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: scores.count) } }
     outUnknown?.pointee = unknown
 }

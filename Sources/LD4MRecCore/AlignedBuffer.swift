@@ -12,18 +12,21 @@ package final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable
     package let pointer: UnsafeMutablePointer<Element>
 
     /// Uninitialised storage for `count` elements; `hugePages` for tables kept across
-    /// calls, not for a request's own buffers.
-    package init(uninitialized count: Int, hugePages: Bool = false) {
+    /// calls, not for a request's own buffers. Throws `.outOfMemory` when the memory is
+    /// not there: sizes follow model files and requests, and the process that loaded the
+    /// library must get an error, not an abort.
+    package init(uninitialized count: Int, hugePages: Bool = false) throws {
+        let (bytes, overflow) = max(1, count).multipliedReportingOverflow(by: MemoryLayout<Element>.stride)
+        guard count >= 0, !overflow, let raw = ld4mrk_allocate(bytes, hugePages ? 1 : 0) else {
+            throw LD4MRecError(.outOfMemory, "cannot allocate \(count) values of \(MemoryLayout<Element>.stride) bytes")
+        }
         self.count = count
-        let bytes = max(1, count) * MemoryLayout<Element>.stride
-        // Out of memory ends the process, as Swift's own allocations do.
-        guard let raw = ld4mrk_allocate(bytes, hugePages ? 1 : 0) else { fatalError("out of memory allocating \(bytes) bytes") }
         pointer = raw.bindMemory(to: Element.self, capacity: max(1, count))
     }
 
     /// A table holding `values`.
-    package convenience init(_ values: [Element]) {
-        self.init(uninitialized: values.count, hugePages: true)
+    package convenience init(_ values: [Element]) throws {
+        try self.init(uninitialized: values.count, hugePages: true)
         // A raw copy (memcpy): the generic typed update copies element by element.
         values.withUnsafeBytes {
             if let source = $0.baseAddress { UnsafeMutableRawPointer(pointer).copyMemory(from: source, byteCount: $0.count) }

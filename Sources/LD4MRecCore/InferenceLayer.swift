@@ -47,12 +47,12 @@ package struct InferenceTable: Sendable {
     private let panels: AlignedBuffer<UInt16>?
 
     /// `values` (rows x cols, row-major) times `scale`, stored in `precision`.
-    package init(rows: Int, cols: Int, values: [Float], precision: Precision, scale: Float = 1, use: TableUse = .multiplied) {
+    package init(rows: Int, cols: Int, values: [Float], precision: Precision, scale: Float = 1, use: TableUse = .multiplied) throws {
         self.rows = rows
         self.cols = cols
         self.precision = precision
         guard precision == .bfloat16 else {
-            let table = AlignedBuffer<Float>(values)
+            let table = try AlignedBuffer<Float>(values)
             if scale != 1 { BLAS.scale(scale, table.pointer, count: table.count) }
             (float32, bfloat16, panels) = (table, nil, nil)
             return
@@ -60,11 +60,11 @@ package struct InferenceTable: Sendable {
         let scaled = scale == 1 ? values : values.map { $0 * scale }
         switch use {
         case .gathered:
-            let halves = AlignedBuffer<UInt16>(uninitialized: scaled.count, hugePages: true)
+            let halves = try AlignedBuffer<UInt16>(uninitialized: scaled.count, hugePages: true)
             scaled.withUnsafeBufferPointer { ld4mrk_to_bf16($0.baseAddress, halves.pointer, scaled.count) }
             (float32, bfloat16, panels) = (nil, halves, nil)
         case .multiplied:
-            let packed = AlignedBuffer<UInt16>(uninitialized: ld4mrk_panels_rows(rows) * ld4mrk_panels_cols(cols), hugePages: true)
+            let packed = try AlignedBuffer<UInt16>(uninitialized: ld4mrk_panels_rows(rows) * ld4mrk_panels_cols(cols), hugePages: true)
             scaled.withUnsafeBufferPointer { ld4mrk_pack_panels($0.baseAddress, rows, cols, packed.pointer) }
             (float32, bfloat16, panels) = (nil, nil, packed)
         }
@@ -213,14 +213,14 @@ package struct ScreeningTable: Sendable {
     private let panels: AlignedBuffer<UInt16>
 
     /// `values` (rows x cols, row-major): the float32 table the screen stands for.
-    package init(rows: Int, cols: Int, values: UnsafePointer<Float>) {
+    package init(rows: Int, cols: Int, values: UnsafePointer<Float>) throws {
         self.rows = rows
         self.cols = cols
         paddedRows = ld4mrk_panels_rows(rows)
         paddedCols = ld4mrk_panels_cols(cols)
-        panels = AlignedBuffer(uninitialized: paddedRows * paddedCols, hugePages: true)
+        panels = try AlignedBuffer(uninitialized: paddedRows * paddedCols, hugePages: true)
         ld4mrk_pack_panels(values, rows, cols, panels.pointer)
-        rowNorms = AlignedBuffer(uninitialized: rows)
+        rowNorms = try AlignedBuffer(uninitialized: rows)
         for r in 0 ..< rows {
             let row = values + r * cols
             rowNorms.pointer[r] = Float(BLAS.doubleDot(row, row, count: cols).squareRoot() * (1 + 1e-6))

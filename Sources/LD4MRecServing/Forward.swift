@@ -33,7 +33,7 @@ final class ForwardBuffers {
     private let floats: AlignedBuffer<Float>
     private let halves: AlignedBuffer<UInt16>?
 
-    init(_ model: Model, _ requests: [ScoringRequest]) {
+    init(_ model: Model, _ requests: [ScoringRequest]) throws {
         let batch = requests.count
         historiesByItem = model.itemItem == nil ? nil : ItemUsers(requests.map(\.items))
         let h = model.hyperparameters
@@ -47,8 +47,8 @@ final class ForwardBuffers {
         func lines(_ count: Int) -> Int { AlignedBuffer<Float>.paddedCount(batch * count) }
         let inputs = [width, width, k2] + dims + [Int](repeating: hidden, count: blocks * modalities * 2)
         let outputs = [d] + [Int](repeating: d, count: blocks * (2 + modalities * 2))
-        floats = AlignedBuffer(uninitialized: (inputs + outputs).reduce(0) { $0 + lines($1) })
-        halves = model.precision == .bfloat16 ? AlignedBuffer(uninitialized: inputs.reduce(0) { $0 + 2 * lines($1) }) : nil
+        floats = try AlignedBuffer(uninitialized: (inputs + outputs).reduce(0) { $0 + lines($1) })
+        halves = model.precision == .bfloat16 ? try AlignedBuffer(uninitialized: inputs.reduce(0) { $0 + 2 * lines($1) }) : nil
         var (nextFloat, nextHalf) = (floats.pointer, halves?.pointer)
         func take(_ count: Int) -> UnsafeMutablePointer<Float> {
             defer { nextFloat += lines(count) }

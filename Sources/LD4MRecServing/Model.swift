@@ -101,23 +101,23 @@ public final class Model: Sendable {
             w.values.withUnsafeBufferPointer { BLAS.transpose($0.baseAddress!, rows: w.rows, cols: w.cols, into: buffer.baseAddress!) }
             count = w.values.count
         }
-        inputByItem = InferenceTable(rows: w.cols, cols: w.rows, values: transposed, precision: precision, use: .gathered)
+        inputByItem = try InferenceTable(rows: w.cols, cols: w.rows, values: transposed, precision: precision, use: .gathered)
         inputBias = parameters.input.bias
-        blocks = parameters.blocks.map { ServingBlock($0, precision: precision) }
+        blocks = try parameters.blocks.map { try ServingBlock($0, precision: precision) }
         let scale = parameters.cnetScale
         let outputWeight = parameters.output.weight
         let scaledOutput = scale == 1 ? outputWeight.values : outputWeight.values.map { $0 * scale }
-        output = InferenceTable(rows: outputWeight.rows, cols: outputWeight.cols, values: scaledOutput, precision: precision)
+        output = try InferenceTable(rows: outputWeight.rows, cols: outputWeight.cols, values: scaledOutput, precision: precision)
         if screening, precision == .float32, ScreeningTable.isAvailable {
-            outputScreen = scaledOutput.withUnsafeBufferPointer {
-                ScreeningTable(rows: outputWeight.rows, cols: outputWeight.cols, values: $0.baseAddress!)
+            outputScreen = try scaledOutput.withUnsafeBufferPointer {
+                try ScreeningTable(rows: outputWeight.rows, cols: outputWeight.cols, values: $0.baseAddress!)
             }
         } else {
             outputScreen = nil
         }
         outputBias = parameters.output.bias.map { $0 * scale }
         if let prior = parameters.itemItem, parameters.itemItemScale != 0 {
-            itemItem = InferenceTable(prior, precision: precision, scale: parameters.itemItemScale, use: .gathered)
+            itemItem = try InferenceTable(prior, precision: precision, scale: parameters.itemItemScale, use: .gathered)
         } else {
             itemItem = nil
         }
@@ -172,13 +172,13 @@ struct ServingBlock: Sendable {
     /// Per modality: the scale and the shift networks.
     let film: [(scale: ServingFiLM, shift: ServingFiLM)]
 
-    init(_ block: CNetBlock, precision: Precision) {
-        hidden = InferenceTable(block.hidden.weight, precision: precision)
-        condition = InferenceTable(block.condition.weight, precision: precision)
-        gate = InferenceTable(block.gate.weight, precision: precision)
+    init(_ block: CNetBlock, precision: Precision) throws {
+        hidden = try InferenceTable(block.hidden.weight, precision: precision)
+        condition = try InferenceTable(block.condition.weight, precision: precision)
+        gate = try InferenceTable(block.gate.weight, precision: precision)
         (hiddenBias, conditionBias, gateBias) = (block.hidden.bias, block.condition.bias, block.gate.bias)
-        film = zip(block.filmScale, block.filmShift).map {
-            (ServingFiLM($0.0, precision: precision), ServingFiLM($0.1, precision: precision))
+        film = try zip(block.filmScale, block.filmShift).map {
+            (try ServingFiLM($0.0, precision: precision), try ServingFiLM($0.1, precision: precision))
         }
     }
 
@@ -192,9 +192,9 @@ struct ServingFiLM: Sendable {
     let fc1, fc2: InferenceTable
     let fc1Bias, fc2Bias: [Float]
 
-    init(_ network: FiLMNetwork, precision: Precision) {
-        fc1 = InferenceTable(network.fc1.weight, precision: precision)
-        fc2 = InferenceTable(network.fc2.weight, precision: precision)
+    init(_ network: FiLMNetwork, precision: Precision) throws {
+        fc1 = try InferenceTable(network.fc1.weight, precision: precision)
+        fc2 = try InferenceTable(network.fc2.weight, precision: precision)
         (fc1Bias, fc2Bias) = (network.fc1.bias, network.fc2.bias)
     }
 
@@ -202,7 +202,7 @@ struct ServingFiLM: Sendable {
 }
 
 extension InferenceTable {
-    init(_ matrix: Matrix, precision: Precision, scale: Float = 1, use: TableUse = .multiplied) {
-        self.init(rows: matrix.rows, cols: matrix.cols, values: matrix.values, precision: precision, scale: scale, use: use)
+    init(_ matrix: Matrix, precision: Precision, scale: Float = 1, use: TableUse = .multiplied) throws {
+        try self.init(rows: matrix.rows, cols: matrix.cols, values: matrix.values, precision: precision, scale: scale, use: use)
     }
 }

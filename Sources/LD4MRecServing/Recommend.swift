@@ -116,7 +116,7 @@ extension Model {
                 let offsets = candidates.reduce(into: [0]) { $0.append($0[$0.count - 1] + $1.count) }
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, offsets[offsets.count - 1]))
                 defer { scores.deallocate() }
-                let buffers = ForwardBuffers(self, requests)
+                let buffers = try ForwardBuffers(self, requests)
                 ThreadPool.shared.run(threads: threads) { team in
                     hidden(requests, buffers, team)
                     for u in 0 ..< requests.count {
@@ -136,16 +136,26 @@ extension Model {
                 if threads > 1, requests.count >= 2 * Self.usersPerMember {
                     // Each member runs its share of the users as a pass of its own: no
                     // member waits for another between layers.
-                    ThreadPool.shared.run(threads: threads) { team in
-                        // Every member computes the same split, for the team it got.
-                        let mine = balancedShares(requests, members: team.size)[team.rank]
-                        guard !mine.isEmpty else { return }
-                        let pass = AllItemsPass(self, Array(requests[mine]))
-                        pass.run(k: k, skips: Array(skips[mine]), team: .alone,
-                                 into: UnsafeMutableBufferPointer(rebasing: chunkResults[mine]))
+                    // A member that cannot allocate its pass leaves its error here, in its
+                    // own slot; the call throws the first.
+                    var failures = [LD4MRecError?](repeating: nil, count: threads)
+                    failures.withUnsafeMutableBufferPointer { failures in
+                        ThreadPool.shared.run(threads: threads) { team in
+                            // Every member computes the same split, for the team it got.
+                            let mine = balancedShares(requests, members: team.size)[team.rank]
+                            guard !mine.isEmpty else { return }
+                            do {
+                                let pass = try AllItemsPass(self, Array(requests[mine]))
+                                pass.run(k: k, skips: Array(skips[mine]), team: .alone,
+                                         into: UnsafeMutableBufferPointer(rebasing: chunkResults[mine]))
+                            } catch {
+                                failures[team.rank] = error as? LD4MRecError ?? LD4MRecError(.internalError, "\(error)")
+                            }
+                        }
                     }
+                    if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
                 } else {
-                    let pass = AllItemsPass(self, requests)
+                    let pass = try AllItemsPass(self, requests)
                     ThreadPool.shared.run(threads: threads) { team in
                         pass.run(k: k, skips: skips, team: team, into: chunkResults)
                     }
@@ -196,7 +206,7 @@ extension Model {
     // MARK: Scores
 
     /// Scores of the given candidate ids, in their order; unknown ids score -infinity.
-    public func scores(_ query: Query, candidates: [Int64], threads: Int = 0) -> (scores: [Float], unknown: Int) {
+    public func scores(_ query: Query, candidates: [Int64], threads: Int = 0) throws -> (scores: [Float], unknown: Int) {
         var rows: [Int32] = []
         var positions: [Int] = []
         rows.reserveCapacity(candidates.count)
@@ -209,7 +219,7 @@ extension Model {
         var result = [Float](repeating: -.infinity, count: candidates.count)
         guard !rows.isEmpty else { return (result, candidates.count) }
         var known = [Float](repeating: 0, count: rows.count)
-        let buffers = ForwardBuffers(self, [query.request])
+        let buffers = try ForwardBuffers(self, [query.request])
         known.withUnsafeMutableBufferPointer { known in
             ThreadPool.shared.run(threads: Threads.resolve(threads)) { team in
                 hidden([query.request], buffers, team)
@@ -231,7 +241,7 @@ extension Model {
         let n = itemCount
         for start in stride(from: 0, to: queries.count, by: requestsPerPass) {
             let requests = queries[start ..< min(start + requestsPerPass, queries.count)].map(\.request)
-            let buffers = ForwardBuffers(self, requests)
+            let buffers = try ForwardBuffers(self, requests)
             ThreadPool.shared.run(threads: Threads.resolve(threads)) { team in
                 hidden(requests, buffers, team)
                 scores(requests, buffers, items: team.share(of: n, granule: InferenceTable.rowBlock), into: base + start * n)
@@ -240,9 +250,9 @@ extension Model {
     }
 
     /// The full score vector of one query, in the order of `catalogue.ids`.
-    public func scores(_ query: Query, threads: Int = 0) -> [Float] {
+    public func scores(_ query: Query, threads: Int = 0) throws -> [Float] {
         var result = [Float](repeating: 0, count: itemCount)
-        result.withUnsafeMutableBufferPointer { try? scores([query], into: $0, threads: threads) }
+        try result.withUnsafeMutableBufferPointer { try scores([query], into: $0, threads: threads) }
         return result
     }
 }
@@ -257,16 +267,16 @@ private final class AllItemsPass {
     let screened: ScreenedPass?
     let scores: AlignedBuffer<Float>?
 
-    init(_ model: Model, _ requests: [ScoringRequest]) {
+    init(_ model: Model, _ requests: [ScoringRequest]) throws {
         self.model = model
         self.requests = requests
-        buffers = ForwardBuffers(model, requests)
+        buffers = try ForwardBuffers(model, requests)
         if model.screens(batch: requests.count), let screen = model.outputScreen {
-            screened = ScreenedPass(screen, batch: requests.count)
+            screened = try ScreenedPass(screen, batch: requests.count)
             scores = nil
         } else {
             screened = nil
-            scores = AlignedBuffer(uninitialized: requests.count * model.itemCount)
+            scores = try AlignedBuffer(uninitialized: requests.count * model.itemCount)
         }
     }
 

@@ -75,14 +75,14 @@ final class ScreenedPass {
     let scores: AlignedBuffer<Float>
     let prior: AlignedBuffer<Float>
 
-    init(_ screen: ScreeningTable, batch: Int) {
+    init(_ screen: ScreeningTable, batch: Int) throws {
         self.screen = screen
         let rows = ScreeningTable.rows(forBatch: batch)
-        h = AlignedBuffer(uninitialized: rows * screen.paddedCols)
+        h = try AlignedBuffer(uninitialized: rows * screen.paddedCols)
         h.pointer.initialize(repeating: 0, count: h.count)
-        norms = AlignedBuffer(uninitialized: batch)
-        scores = AlignedBuffer(uninitialized: rows * screen.paddedRows)
-        prior = AlignedBuffer(uninitialized: batch * screen.paddedRows)
+        norms = try AlignedBuffer(uninitialized: batch)
+        scores = try AlignedBuffer(uninitialized: rows * screen.paddedRows)
+        prior = try AlignedBuffer(uninitialized: batch * screen.paddedRows)
     }
 }
 

@@ -17,11 +17,11 @@ struct AdamOptimizer {
     /// Steps taken, this one included: advance it before `update`.
     var step = 0
 
-    init(for layout: ParameterLayout, learningRate: Double, weightDecay: Double) {
+    init(for layout: ParameterLayout, learningRate: Double, weightDecay: Double) throws {
         self.learningRate = Float(learningRate)
         self.weightDecay = Float(weightDecay)
-        firstMoment = ParameterVector(zeros: layout)
-        secondMoment = ParameterVector(zeros: layout)
+        firstMoment = try ParameterVector(zeros: layout)
+        secondMoment = try ParameterVector(zeros: layout)
     }
 
     /// Member `team.rank`'s share of step `step`.

@@ -89,21 +89,21 @@ final class ParameterVector: @unchecked Sendable {
     let layout: ParameterLayout
     let buffer: AlignedBuffer<Float>
 
-    init(zeros layout: ParameterLayout) {
+    init(zeros layout: ParameterLayout) throws {
         self.layout = layout
-        buffer = AlignedBuffer(uninitialized: layout.count, hugePages: true)
+        buffer = try AlignedBuffer(uninitialized: layout.count, hugePages: true)
         buffer.pointer.initialize(repeating: 0, count: layout.count)
     }
 
-    convenience init(_ parameters: ModelParameters) {
-        self.init(zeros: ParameterLayout(parameters))
+    convenience init(_ parameters: ModelParameters) throws {
+        try self.init(zeros: ParameterLayout(parameters))
         for (slot, values) in layout.tensors(parameters) {
             values.withUnsafeBufferPointer { self[slot].update(from: $0.baseAddress!, count: slot.count) }
         }
     }
 
-    func copy() -> ParameterVector {
-        let result = ParameterVector(zeros: layout)
+    func copy() throws -> ParameterVector {
+        let result = try ParameterVector(zeros: layout)
         result.buffer.pointer.update(from: buffer.pointer, count: layout.count)
         return result
     }

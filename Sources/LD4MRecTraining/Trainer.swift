@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import LD4MRecCore
 import LD4MRecServing
 
@@ -49,6 +52,22 @@ public final class Trainer {
     let priorKind: Hyperparameters.ItemItemPrior
     let easeLambda: Double
 
+    /// Refuses an architecture this machine cannot hold while training (the weights,
+    /// their gradients, Adam's two moments and the best epoch's copy: five vectors of the
+    /// C-Net's parameters), with an error before any of it is allocated: hidden sizes up
+    /// to 2^20 pass validation, and a failed allocation would end the process.
+    static func requireMemory(_ dataset: Dataset, _ h: Hyperparameters) throws {
+        let (n, d, df, k2, mlp) = (Double(dataset.itemCount), Double(h.hiddenSize), Double(h.stepEmbeddingSize),
+                                   Double(2 * h.svdRank), Double(h.filmHiddenSize))
+        let film = dataset.modalities.reduce(0.0) { $0 + 2 * (Double($1.features.cols) * mlp + mlp * d) }
+        let parameters = 2 * n * d + Double(h.blocks) * (d * (d + 2 * df + k2) + film) + Double(dataset.userCount) * df
+        let bytes = 5 * 4 * parameters
+        let available = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
+        guard available <= 0 || bytes <= available else {
+            throw LD4MRecError(.outOfMemory, "training this architecture needs about \(Int(bytes / 1e9)) GB (five copies of \(Int(parameters)) parameters), this machine has \(Int(available / 1e9)) GB: lower hidden_size")
+        }
+    }
+
     public init(dataset: Dataset, hyperparameters h: Hyperparameters) throws {
         try h.validateArchitecture()
         try h.validateTraining()
@@ -58,6 +77,7 @@ public final class Trainer {
         guard dataset.validation.items.count > 0 else {
             throw LD4MRecError.invalidArgument("the dataset has no validation interactions (x_label 1): training chooses its epoch and score mixture on them")
         }
+        try Self.requireMemory(dataset, h)
         self.dataset = dataset
         hyperparameters = h
         rng = SeededGenerator(seed: h.seed)
@@ -85,7 +105,7 @@ public final class Trainer {
         setupSeconds = monotonicSeconds() - start
         signals = ConditionSignals(svdItemFactors: frozen.svdItemFactors, singularValues: frozen.svdSingularValues,
                                    itemDegrees: frozen.itemDegrees, features: frozen.modalities.map(\.features))
-        weights = ParameterVector(frozen)
+        weights = try ParameterVector(frozen)
     }
 
     /// The model with the current weights (z_in_default = the mean of z_in).
@@ -95,15 +115,15 @@ public final class Trainer {
     /// Recall@20, calling `progress` after each. Returns the best epoch's model.
     public func train(progress: (EpochReport) -> Void = { _ in }) throws -> TrainingResult {
         let h = hyperparameters
-        var optimizer = AdamOptimizer(for: weights.layout, learningRate: h.learningRate, weightDecay: h.weightDecay)
+        var optimizer = try AdamOptimizer(for: weights.layout, learningRate: h.learningRate, weightDecay: h.weightDecay)
         var sampler = StepSampler(steps: h.steps, importance: h.stepSampler == .importance)
-        let gradients = ParameterVector(zeros: weights.layout)
-        let workspace = TrainingWorkspace(weights.layout, capacity: min(h.batchSize, dataset.userCount))
+        let gradients = try ParameterVector(zeros: weights.layout)
+        let workspace = try TrainingWorkspace(weights.layout, capacity: min(h.batchSize, dataset.userCount))
         let trainUsers = (0 ..< dataset.userCount).filter { !dataset.train.row($0).isEmpty }
         let threads = Threads.defaultCount
 
         // Epoch 0 stands for the initial weights; any trained epoch replaces it.
-        var best = (epoch: 0, metrics: RankingMetrics(recall20: -1), weights: weights.copy())
+        var best = (epoch: 0, metrics: RankingMetrics(recall20: -1), weights: try weights.copy())
         var reports: [EpochReport] = []
         for epoch in 1 ... max(1, h.maxEpochs) {
             let start = monotonicSeconds()
@@ -139,7 +159,7 @@ public final class Trainer {
             }
             let validation = try Evaluation.evaluate(try Model(currentParameters), on: dataset, split: .valid)
             let isBest = validation.recall20 > best.metrics.recall20
-            if isBest { best = (epoch, validation, weights.copy()) }
+            if isBest { best = (epoch, validation, try weights.copy()) }
             let report = EpochReport(epoch: epoch, loss: lossSum / Double(max(1, batches)), validation: validation,
                                      seconds: monotonicSeconds() - start, isBest: isBest, bestEpoch: best.epoch)
             reports.append(report)

@@ -50,33 +50,37 @@ final class TrainingWorkspace: @unchecked Sendable {
     let dZGate: Buffer
     let dZ: Buffer
 
-    init(_ layout: ParameterLayout, capacity: Int) {
+    init(_ layout: ParameterLayout, capacity: Int) throws {
         let (n, d, df) = (layout.output.outputs, layout.input.outputs, layout.zIn.cols)
         let width = AlignedBuffer<Float>.paddedCount(d + df)
         let signalSize = layout.blocks.first?.condition.inputs ?? 0
         let filmWidth = layout.blocks.first?.scale.first?.fc1.outputs ?? 0
         let dims = layout.blocks.first?.scale.map(\.fc1.inputs) ?? []
         let (blocks, modalities) = (layout.blocks.count, dims.count)
-        func buffer(_ cols: Int) -> Buffer { Buffer(uninitialized: capacity * cols, hugePages: true) }
-        func perBlock(_ cols: Int) -> [Buffer] { (0 ..< blocks).map { _ in buffer(cols) } }
-        func perFiLM(_ cols: Int) -> [[Buffer]] { (0 ..< blocks).map { _ in (0 ..< modalities).map { _ in buffer(cols) } } }
+        func buffer(_ cols: Int) throws -> Buffer {
+            try Buffer(uninitialized: checkedProduct([capacity, cols], what: "training buffer"), hugePages: true)
+        }
+        func perBlock(_ cols: Int) throws -> [Buffer] { try (0 ..< blocks).map { _ in try buffer(cols) } }
+        func perFiLM(_ cols: Int) throws -> [[Buffer]] {
+            try (0 ..< blocks).map { _ in try (0 ..< modalities).map { _ in try buffer(cols) } }
+        }
         (self.capacity, items, hidden, stepSize, self.width) = (capacity, n, d, df, width)
         (self.signalSize, self.filmWidth, self.dims) = (signalSize, filmWidth, dims)
-        x = buffer(n)
-        collaborative = buffer(signalSize)
-        preferences = dims.map(buffer)
-        hz = (0 ... blocks).map { _ in buffer(width) }
-        (a, c, g, blockOutput) = (perBlock(d), perBlock(d), perBlock(d), perBlock(d))
-        (scaleHidden, shiftHidden) = (perFiLM(filmWidth), perFiLM(filmWidth))
-        (scaleActivation, shiftActivation) = (perFiLM(filmWidth), perFiLM(filmWidth))
-        (scale, shift, filmInput, filmOutput) = (perFiLM(d), perFiLM(d), perFiLM(d), perFiLM(d))
-        out = buffer(n)
-        perUser = AlignedBuffer(uninitialized: capacity)
-        dH = [buffer(width), buffer(width)]
-        (dScale, dNext, dA, dC, dG) = (buffer(d), buffer(d), buffer(d), buffer(d), buffer(d))
-        (dScaleHidden, dShiftHidden) = (buffer(filmWidth), buffer(filmWidth))
-        dZGate = buffer(df)
-        dZ = buffer(df)
+        x = try buffer(n)
+        collaborative = try buffer(signalSize)
+        preferences = try dims.map(buffer)
+        hz = try (0 ... blocks).map { _ in try buffer(width) }
+        (a, c, g, blockOutput) = try (perBlock(d), perBlock(d), perBlock(d), perBlock(d))
+        (scaleHidden, shiftHidden) = try (perFiLM(filmWidth), perFiLM(filmWidth))
+        (scaleActivation, shiftActivation) = try (perFiLM(filmWidth), perFiLM(filmWidth))
+        (scale, shift, filmInput, filmOutput) = try (perFiLM(d), perFiLM(d), perFiLM(d), perFiLM(d))
+        out = try buffer(n)
+        perUser = try AlignedBuffer(uninitialized: capacity)
+        dH = try [buffer(width), buffer(width)]
+        (dScale, dNext, dA, dC, dG) = try (buffer(d), buffer(d), buffer(d), buffer(d), buffer(d))
+        (dScaleHidden, dShiftHidden) = try (buffer(filmWidth), buffer(filmWidth))
+        dZGate = try buffer(df)
+        dZ = try buffer(df)
     }
 
     /// z of user r (z_t + z_in[u] in training), in the tail of every hz row.

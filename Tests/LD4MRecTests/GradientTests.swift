@@ -23,8 +23,8 @@ import Testing
             spec.hyperparameters.filmHiddenSize = 3
             spec.itemItemPrior = false
             parameters = try ModelParameters.synthetic(spec)
-            weights = ParameterVector(parameters)
-            workspace = TrainingWorkspace(weights.layout, capacity: 3)
+            weights = try ParameterVector(parameters)
+            workspace = try TrainingWorkspace(weights.layout, capacity: 3)
             self.loss = loss
             var rng = SeededGenerator(seed: 5)
             func gaussians(_ count: Int, _ scale: Double = 1) -> [Float] { (0 ..< count).map { _ in Float(rng.nextGaussian() * scale) } }
@@ -47,14 +47,14 @@ import Testing
         }
 
         /// The batch loss at `w`; with `gradients`, also its gradient.
-        func loss(_ w: ParameterVector, gradients: ParameterVector? = nil) -> Double {
+        func loss(_ w: ParameterVector, gradients: ParameterVector? = nil) throws -> Double {
             let ws = workspace
             let zIn = w[w.layout.zIn]
             for r in 0 ..< 3 {
                 let z = (0 ..< ws.stepSize).map { stepEmbedding[r][$0] + zIn[ws.users[r] * ws.stepSize + $0] }
                 ws.setZ(row: r, z)
             }
-            let step = TrainingStep(weights: w, gradients: gradients ?? ParameterVector(zeros: w.layout), workspace: ws,
+            let step = TrainingStep(weights: w, gradients: try gradients ?? ParameterVector(zeros: w.layout), workspace: ws,
                                     slope: 0.2, loss: loss)
             var result = 0.0
             ThreadPool.shared.run(threads: 2) { team in
@@ -69,8 +69,8 @@ import Testing
     func backwardMatchesFiniteDifferences(loss: Hyperparameters.Loss, modalities: [(String, Int)]) throws {
         for blocks in [1, 3] where modalities.count == 2 || blocks == 3 {
             let fixture = try Fixture(loss: loss, modalities: modalities, blocks: blocks)
-            let analytic = ParameterVector(zeros: fixture.weights.layout)
-            _ = fixture.loss(fixture.weights, gradients: analytic)
+            let analytic = try ParameterVector(zeros: fixture.weights.layout)
+            _ = try fixture.loss(fixture.weights, gradients: analytic)
             var worst = 0.0
             var checked = 0
             let eps: Float = 3e-3
@@ -79,9 +79,9 @@ import Testing
                     let at = slot.offset + i
                     let original = fixture.weights.values[at]
                     fixture.weights.values[at] = original + eps
-                    let plus = fixture.loss(fixture.weights)
+                    let plus = try fixture.loss(fixture.weights)
                     fixture.weights.values[at] = original - eps
-                    let minus = fixture.loss(fixture.weights)
+                    let minus = try fixture.loss(fixture.weights)
                     fixture.weights.values[at] = original
                     let numeric = (plus - minus) / Double(2 * eps)
                     let exact = Double(analytic.values[at])
@@ -111,11 +111,11 @@ import Testing
             signals.write(items, collaborative: ws.collaborative.pointer + r * ws.signalSize,
                           preferences: ws.dims.indices.map { ws.preferences[$0].pointer + r * ws.dims[$0] })
         }
-        let step = TrainingStep(weights: fixture.weights, gradients: ParameterVector(zeros: fixture.weights.layout),
+        let step = TrainingStep(weights: fixture.weights, gradients: try ParameterVector(zeros: fixture.weights.layout),
                                 workspace: ws, slope: Float(p.hyperparameters.leakyReluSlope), loss: .squaredError)
         ThreadPool.shared.run(threads: 1) { step.forward($0) }
         for (r, items) in histories.enumerated() {
-            let served = model.scores(model.query(history: items.map { p.itemIDs[Int($0)] }, user: p.userIDs[ws.users[r]]))
+            let served = try model.scores(model.query(history: items.map { p.itemIDs[Int($0)] }, user: p.userIDs[ws.users[r]]))
             for i in 0 ..< ws.items { #expect(abs(ws.out.pointer[r * ws.items + i] - served[i]) < 1e-5) }
         }
     }

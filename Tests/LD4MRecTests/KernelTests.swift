@@ -30,6 +30,22 @@ import Glibc
         }
     }
 
+    /// Allocation failures are errors, not aborts: a negative count, a size that
+    /// overflows, and one no machine has (2^50 bytes, beyond a 47-bit address space).
+    @Test(arguments: [-1, Int.max / 2, 1 << 48])
+    func impossibleBuffersThrowOutOfMemory(count: Int) {
+        for hugePages in [false, true] {
+            do {
+                _ = try AlignedBuffer<Float>(uninitialized: count, hugePages: hugePages)
+                Issue.record("allocated \(count) floats")
+            } catch let error as LD4MRecError {
+                #expect(error.code == .outOfMemory)
+            } catch {
+                Issue.record("unexpected \(error)")
+            }
+        }
+    }
+
     @Test func bfloat16RoundsToNearestEven() {
         let values: [Float] = [1, -2, 1.00390625, 1.01171875, 3.1415927, -0.1, 65504, 1e-20]
         var bits = [UInt16](repeating: 0, count: values.count)
@@ -46,11 +62,11 @@ import Glibc
     /// The bf16 panels (AMX tiles, VDPBF16PS, the widening loop) agree with a double sum of
     /// the rounded values, and stay within the screen's margin of the unrounded product.
     @Test(arguments: [(77, 45, 5), (64, 1000, 40), (33, 32, 1), (300, 100, 33), (16, 7, 2)])
-    func panelsAgreeWithDoubleSums(rows: Int, cols: Int, batch: Int) {
+    func panelsAgreeWithDoubleSums(rows: Int, cols: Int, batch: Int) throws {
         var rng = SeededGenerator(seed: UInt64(rows * 31 + cols))
         let w = (0 ..< rows * cols).map { _ in Float(rng.nextGaussian()) }
         let x = (0 ..< batch * cols).map { _ in Float(rng.nextGaussian()) }
-        let table = w.withUnsafeBufferPointer { ScreeningTable(rows: rows, cols: cols, values: $0.baseAddress!) }
+        let table = try w.withUnsafeBufferPointer { try ScreeningTable(rows: rows, cols: cols, values: $0.baseAddress!) }
         let (width, height) = (table.paddedCols, table.paddedRows)
         #expect(width % 32 == 0 && width >= cols && width < cols + 32)
         #expect(height % 32 == 0 && height >= rows && height < rows + 32)

@@ -74,7 +74,7 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
         let cases: [(history: [Int], user: Int?)] = [([0, 3, 7], 2), ([], nil), ([5, cold], nil), ([1, 1, 2, cold], 0), ([39], 11)]
         for (history, user) in cases {
             let query = model.query(history: history.map { parameters.itemIDs[$0] }, user: user.map { parameters.userIDs[$0] })
-            let scores = model.scores(query)
+            let scores = try model.scores(query)
             let expected = referenceScores(parameters, history: history, userRow: user)
             let diff = zip(scores, expected).map { abs(Double($0) - $1) }.max()!
             #expect(diff < 1e-4, "history \(history), user \(String(describing: user)): max diff \(diff)")
@@ -90,11 +90,11 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
         try batch.withUnsafeMutableBufferPointer { try model.scores(queries, into: $0) }
         let candidates: [Int64] = [model.catalogue.ids[3], 12345, model.catalogue.ids[0], model.catalogue.ids[39]]
         for (u, query) in queries.enumerated() {
-            let full = model.scores(query)
+            let full = try model.scores(query)
             // Batched GEMMs block differently: equal up to float rounding.
             let row = batch[u * model.itemCount ..< (u + 1) * model.itemCount]
             #expect(zip(row, full).allSatisfy { abs($0 - $1) < 1e-5 })
-            let (scores, unknown) = model.scores(query, candidates: candidates)
+            let (scores, unknown) = try model.scores(query, candidates: candidates)
             #expect(unknown == 1)
             #expect(scores[1] == -.infinity)
             for (i, c) in [(0, 3), (2, 0), (3, 39)] { #expect(abs(scores[i] - full[c]) < 1e-5) }
@@ -118,7 +118,7 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
         }
         var scores = [Float](repeating: 0, count: count * model.itemCount)
         try scores.withUnsafeMutableBufferPointer { try model.scores(queries, into: $0) }
-        let last = model.scores(queries[count - 1])
+        let last = try model.scores(queries[count - 1])
         #expect(zip(scores[(count - 1) * model.itemCount ..< count * model.itemCount], last).allSatisfy { abs($0 - $1) < 1e-5 })
     }
 
@@ -187,8 +187,8 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
     @Test func historyOrderAndDuplicatesDoNotMatter() throws {
         let model = try smallModel()
         let ids = model.catalogue.ids
-        let a = model.scores(model.query(history: [ids[4], ids[9], ids[2]]))
-        let b = model.scores(model.query(history: [ids[2], ids[4], ids[9], ids[4], 77]))
+        let a = try model.scores(model.query(history: [ids[4], ids[9], ids[2]]))
+        let b = try model.scores(model.query(history: [ids[2], ids[4], ids[9], ids[4], 77]))
         #expect(a == b)
         #expect(model.query(history: [ids[2], 77, 78]).skippedItems == 2)
     }
@@ -198,7 +198,7 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
         let ids = model.catalogue.ids
         let history = [ids[1], ids[2], ids[3]]
         let query = model.query(history: history)
-        let full = model.scores(query)
+        let full = try model.scores(query)
         let ranked = full.indices.sorted { full[$0] > full[$1] }.map { ids[$0] }
 
         let top = try model.recommend(query, k: 5)
@@ -213,7 +213,7 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
 
         let masked = model.excluding([ranked[0], ranked[3], 4242], from: query)
         #expect(try model.recommend(masked, k: 5).map(\.itemID) == Array(ranked.filter { !history.contains($0) && $0 != ranked[0] && $0 != ranked[3] }.prefix(5)))
-        #expect(model.scores(masked) == full)
+        #expect(try model.scores(masked) == full)
 
         let all = try model.recommend(query, k: Int(Int32.max))
         #expect(all.count == model.itemCount - 3)
@@ -224,9 +224,9 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
         let parameters = try ModelParameters.synthetic(smallSpec())
         let model = try Model(parameters)
         let history = [parameters.itemIDs[1]]
-        let anonymous = model.scores(model.query(history: history))
-        let unknown = model.scores(model.query(history: history, user: -5))
-        let known = model.scores(model.query(history: history, user: parameters.userIDs[0]))
+        let anonymous = try model.scores(model.query(history: history))
+        let unknown = try model.scores(model.query(history: history, user: -5))
+        let known = try model.scores(model.query(history: history, user: parameters.userIDs[0]))
         #expect(anonymous == unknown)
         #expect(anonymous != known)
     }

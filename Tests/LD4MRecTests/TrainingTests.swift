@@ -310,10 +310,10 @@ let builtLibrary: String = {
             var skipped = -1
             #expect(scoreAll(handle, history, history.count, &userID, &scores, scores.count, &skipped) == 0)
             #expect(skipped == 0)
-            let expected = inMemory.scores(inMemory.query(history: history, user: Int64(user)), threads: 1)
+            let expected = try inMemory.scores(inMemory.query(history: history, user: Int64(user)), threads: 1)
             let worst = zip(scores, expected).map { abs($0 - $1) }.max() ?? 0
             #expect(worst < 1e-6, "user \(user): scores through the C ABI differ by up to \(worst)")
-            let same = reread.scores(reread.query(history: history, user: Int64(user)), threads: 1) == expected
+            let same = try reread.scores(reread.query(history: history, user: Int64(user)), threads: 1) == expected
             #expect(same, "user \(user): the model read back from its file scores differently")
         }
     }

@@ -38,6 +38,8 @@ def test_help_lists_the_hyperparameter_options():
     (["--loss", "hinge"], ["--loss", "'hinge' is not one of mse | multinomial"]),
     (["--bogus", "3"], ["unknown option '--bogus'"]),
     (["--epochs"], ["missing value for '--epochs'"]),
+    # Valid, but far beyond memory: an error before allocating, not an abort.
+    (["--hidden", "1048576"], ["training this architecture needs about", "lower hidden_size"]),
 ])
 def test_bad_options_name_the_option(tmp_path, dataset, args, words):
     result = run("train", "--data", dataset, "--out", tmp_path / "m.h5", *args)
