@@ -204,10 +204,7 @@ extension Model {
     /// `out[u * ld + j] = b_out[j] + sum_{i in H_u} B[i][j]`: the same sums as
     /// `addBiasAndPrior` into zeros, without the pass that zeroes.
     func writeBiasAndPrior(_ requests: [ScoringRequest], _ f: ForwardBuffers, items: Range<Int>, into out: UnsafeMutablePointer<Float>, ld: Int) {
-        guard !items.isEmpty else { return }
-        outputBias.withUnsafeBufferPointer { bias in
-            for u in requests.indices { (out + u * ld + items.lowerBound).update(from: bias.baseAddress! + items.lowerBound, count: items.count) }
-        }
+        fillBias(outputBias, items, out, ld: ld, requests.count)
         addPrior(requests, f, items: items, into: out, ld: ld)
     }
 
