@@ -108,6 +108,43 @@ private final class Job: @unchecked Sendable {
     func waitForOthers() { spin { finished.load(ordering: .acquiring) == size - 1 } }
 }
 
+/// `count` units of work that any thread may claim, each once, in order: members that
+/// finish their own work take over the units another has not reached, so a member slowed
+/// by the host (the two vCPUs of a shared machine often differ by 1.5x) does not hold up
+/// the rest.
+package final class SharedUnits: @unchecked Sendable {
+    package let count: Int
+    private let next = Atomic<Int>(0)
+    private let finished = Atomic<Int>(0)
+
+    package init(count: Int) { self.count = count }
+
+    /// The next unclaimed unit, or nil when every unit is claimed.
+    package func claim() -> Int? {
+        guard next.load(ordering: .relaxed) < count else { return nil }
+        let unit = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        return unit < count ? unit : nil
+    }
+
+    /// Marks a claimed unit done: what it wrote is visible after `waitForAll`.
+    package func finish() { finished.wrappingAdd(1, ordering: .releasing) }
+
+    /// Returns once every unit is done.
+    package func waitForAll() { spin { finished.load(ordering: .acquiring) == count } }
+}
+
+/// A one-way signal: what a thread wrote before `open` is visible to the threads that
+/// return from `wait`.
+package final class Signal: @unchecked Sendable {
+    private let isOpen = Atomic<Bool>(false)
+
+    package init() {}
+
+    package func open() { isOpen.store(true, ordering: .releasing) }
+
+    package func wait() { spin { isOpen.load(ordering: .acquiring) } }
+}
+
 /// Busy-waits for `condition`, yielding the core after a while (the member it waits for
 /// may have been descheduled).
 private func spin(until condition: () -> Bool) {

@@ -135,29 +135,39 @@ extension Model {
                 let skips = chunkQueries.map(blocked)
                 if threads > 1, requests.count >= 2 * Self.usersPerMember {
                     // Each member runs its share of the users as a pass of its own: no
-                    // member waits for another between layers.
-                    // A member that cannot allocate its pass leaves its error here, in its
-                    // own slot; the call throws the first.
-                    var failures = [LD4MRecError?](repeating: nil, count: threads)
-                    failures.withUnsafeMutableBufferPointer { failures in
-                        ThreadPool.shared.run(threads: threads) { team in
-                            // Every member computes the same split, for the team it got.
-                            let mine = balancedShares(requests, members: team.size)[team.rank]
-                            guard !mine.isEmpty else { return }
-                            do {
-                                let pass = try AllItemsPass(self, Array(requests[mine]))
-                                pass.run(k: k, skips: Array(skips[mine]), team: .alone,
-                                         into: UnsafeMutableBufferPointer(rebasing: chunkResults[mine]))
-                            } catch {
-                                failures[team.rank] = error as? LD4MRecError ?? LD4MRecError(.internalError, "\(error)")
+                    // member waits for another between layers. Past its pass's hidden
+                    // layers, a member that is done takes over blocks and lists of the
+                    // others' passes.
+                    let slots = (0 ..< threads).map { _ in PassSlot() }
+                    ThreadPool.shared.run(threads: threads) { team in
+                        // Every member computes the same split, for the team it got.
+                        let mine = balancedShares(requests, members: team.size)[team.rank]
+                        let slot = slots[team.rank]
+                        do {
+                            if !mine.isEmpty {
+                                slot.pass = try AllItemsPass(self, Array(requests[mine]), k: k, skips: Array(skips[mine]),
+                                                             into: UnsafeMutableBufferPointer(rebasing: chunkResults[mine]))
                             }
+                        } catch {
+                            // The call throws the first member's error.
+                            slot.failure = error as? LD4MRecError ?? LD4MRecError(.internalError, "\(error)")
+                        }
+                        slot.published.open()
+                        slot.pass?.computeHidden(team: .alone)
+                        var scratch = ListScratch(items: n, k: k)
+                        for other in 0 ..< team.size {
+                            let slot = slots[(team.rank + other) % team.size]
+                            slot.published.wait()
+                            slot.pass?.help(&scratch)
                         }
                     }
-                    if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+                    if let failure = slots.lazy.compactMap(\.failure).first { throw failure }
                 } else {
-                    let pass = try AllItemsPass(self, requests)
+                    let pass = try AllItemsPass(self, requests, k: k, skips: skips, into: chunkResults)
                     ThreadPool.shared.run(threads: threads) { team in
-                        pass.run(k: k, skips: skips, team: team, into: chunkResults)
+                        pass.computeHidden(team: team)
+                        var scratch = ListScratch(items: n, k: k)
+                        pass.help(&scratch)
                     }
                 }
             }
@@ -257,42 +267,95 @@ extension Model {
     }
 }
 
-/// A top-K pass over every item for a batch: its buffers, and the work of each member of
-/// the team that runs it.
+/// A top-K pass over every item for a batch: its buffers, and its work in three steps:
+/// the hidden layers, on one team; then blocks of items' scores, then each request's
+/// list, which any thread may take (`help`).
 private final class AllItemsPass {
     let model: Model
     let requests: [ScoringRequest]
+    let k: Int
+    let skips: [[Int32]]
+    let results: UnsafeMutableBufferPointer<[ScoredItem]>
     let buffers: ForwardBuffers
     /// Through the output screen (`Model.screens(batch:)`), or the float32 score matrix.
     let screened: ScreenedPass?
     let scores: AlignedBuffer<Float>?
+    /// Blocks of `blockRows` item rows (fixed blocks, so the scores do not depend on who
+    /// computes them), and the requests' lists.
+    let blockRows: Int
+    let blocks: SharedUnits
+    let lists: SharedUnits
+    /// Open once the hidden layers are done.
+    let ready = Signal()
 
-    init(_ model: Model, _ requests: [ScoringRequest]) throws {
+    init(_ model: Model, _ requests: [ScoringRequest], k: Int, skips: [[Int32]],
+         into results: UnsafeMutableBufferPointer<[ScoredItem]>) throws {
         self.model = model
         self.requests = requests
+        self.k = k
+        self.skips = skips
+        self.results = results
         buffers = try ForwardBuffers(model, requests)
+        let rows: Int
         if model.screens(batch: requests.count), let screen = model.outputScreen {
             screened = try ScreenedPass(screen, batch: requests.count)
             scores = nil
+            rows = screen.paddedRows
         } else {
             screened = nil
             scores = try AlignedBuffer(uninitialized: requests.count * model.itemCount)
+            rows = model.itemCount
         }
+        // A batch's blocks are large enough for the prior to stream its rows; one
+        // request's are the product's own blocks, to spread a short pass evenly.
+        blockRows = InferenceTable.rowBlock * (requests.count >= 32 ? 4 : 1)
+        blocks = SharedUnits(count: (rows + blockRows - 1) / blockRows)
+        lists = SharedUnits(count: requests.count)
     }
 
-    func run(k: Int, skips: [[Int32]], team: Team, into results: UnsafeMutableBufferPointer<[ScoredItem]>) {
+    /// The hidden layers, on `team` (every member calls this).
+    func computeHidden(team: Team) {
         if let screened {
-            model.screenedTopK(requests, buffers, screened, k: k, skips: skips, team: team, into: results)
-        } else if let scores {
-            let n = model.itemCount
+            model.screenHidden(requests, buffers, screened, team: team)
+        } else {
             model.hidden(requests, buffers, team)
-            model.scores(requests, buffers, items: team.share(of: n, granule: InferenceTable.rowBlock), into: scores.pointer)
             team.barrier()
-            for u in team.share(of: requests.count) {
+        }
+        if team.rank == 0 { ready.open() }
+    }
+
+    /// Takes blocks of scores, then lists, until none is left (any thread, any time: it
+    /// waits for the hidden layers and for the blocks that others are computing).
+    func help(_ scratch: inout ListScratch) {
+        ready.wait()
+        let n = model.itemCount
+        while let block = blocks.claim() {
+            if let screened {
+                let rows = block * blockRows ..< min(screened.screen.paddedRows, (block + 1) * blockRows)
+                model.screenOutput(requests, buffers, screened, items: rows)
+            } else if let scores {
+                model.scores(requests, buffers, items: block * blockRows ..< min(n, (block + 1) * blockRows), into: scores.pointer)
+            }
+            blocks.finish()
+        }
+        blocks.waitForAll()
+        while let u = lists.claim() {
+            if let screened {
+                results[u] = model.screenedList(user: u, buffers, screened, k: k, skipping: skips[u], scratch: &scratch)
+            } else if let scores {
                 results[u] = topK(scores.pointer + u * n, count: n, k: k, skipping: skips[u])
             }
         }
     }
+}
+
+/// Where a member of a batch split by users leaves its pass for the others to help with,
+/// or its error.
+private final class PassSlot: @unchecked Sendable {
+    var pass: AllItemsPass?
+    var failure: LD4MRecError?
+    /// Open once `pass` and `failure` are set.
+    let published = Signal()
 }
 
 /// The k best of `count` scores (ties: lower row first), leaving out the rows `skip`

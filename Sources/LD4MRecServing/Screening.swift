@@ -7,52 +7,46 @@ extension Model {
         outputScreen != nil && (batch == 1 || ScreeningTable.screensBatches)
     }
 
-    /// The top-K lists of one pass through the output screen, on a team (every member calls
-    /// this): the C-Net, then every item's score with the output layer in bf16 and, apart,
-    /// the bias and the prior in float32; then per request the items whose float32 score
-    /// can reach the list, scored in float32 (their dot product plus the same bias and prior).
-    /// The lists and their scores are those of the float32 pass, up to the float32 rounding
+    /// The first step of a pass through the output screen, on a team (every member calls
+    /// this): the C-Net, and its last layer rounded to bf16 as the screen reads it.
+    /// Then `screenOutput` over every block of items, and `screenedList` per request: the
+    /// lists and their scores are those of the float32 pass, up to the float32 rounding
     /// of the scores themselves.
-    func screenedTopK(_ requests: [ScoringRequest], _ f: ForwardBuffers, _ pass: ScreenedPass, k: Int, skips: [[Int32]],
-                      team: Team, into results: UnsafeMutableBufferPointer<[ScoredItem]>) {
+    func screenHidden(_ requests: [ScoringRequest], _ f: ForwardBuffers, _ pass: ScreenedPass, team: Team) {
         let screen = pass.screen
-        let batch = requests.count
-        let ld = screen.paddedRows
         hidden(requests, f, team)
-        let users = team.share(of: batch)
+        let users = team.share(of: requests.count)
         screen.round(f.output(blocks: blocks.count).f32 + users.lowerBound * f.width, stride: f.width, count: users.count,
                      into: pass.h.pointer + users.lowerBound * screen.paddedCols, norms: pass.norms.pointer + users.lowerBound)
         team.barrier()
-        let items = team.share(of: ld, granule: InferenceTable.rowBlock)
-        screen.multiply(rows: items, pass.h.pointer, batch: batch, into: pass.scores.pointer, ldc: ld)
-        let known = items.clamped(to: 0 ..< itemCount)
-        writeBiasAndPrior(requests, f, items: known, into: pass.prior.pointer, ld: ld)
-        team.barrier()
-        let margin = ScreeningTable.margin(cols: screen.cols)
-        // The candidate list and the heap of lower bounds, reused for this member's requests.
-        var candidates = [Int32](repeating: 0, count: itemCount)
-        var heap = [Float](repeating: 0, count: min(k, itemCount))
-        for u in users {
-            results[u] = screenedTopK(user: u, f, dots: pass.scores.pointer + u * ld, prior: pass.prior.pointer + u * ld,
-                                      margin: margin * pass.norms.pointer[u], norms: screen.rowNorms.pointer, k: k, skipping: skips[u],
-                                      candidates: &candidates, heap: &heap)
-        }
     }
 
-    /// One request's list from its approximate scores (`dots + prior`): the k-th best lower
-    /// bound (score - margin |w_j|) is a floor no item of the float32 list falls below, so
-    /// the items whose upper bound reaches it are the only candidates (`ld4mrk_screen`).
-    private func screenedTopK(user u: Int, _ f: ForwardBuffers, dots: UnsafePointer<Float>, prior: UnsafePointer<Float>,
-                              margin: Float, norms: UnsafePointer<Float>, k: Int, skipping skip: [Int32],
-                              candidates: inout [Int32], heap: inout [Float]) -> [ScoredItem] {
+    /// Every request's approximate scores for the item rows `items` (a multiple of 32
+    /// wide): the output layer in bf16 and, apart, the bias and the prior in float32.
+    func screenOutput(_ requests: [ScoringRequest], _ f: ForwardBuffers, _ pass: ScreenedPass, items: Range<Int>) {
+        let ld = pass.screen.paddedRows
+        pass.screen.multiply(rows: items, pass.h.pointer, batch: requests.count, into: pass.scores.pointer, ldc: ld)
+        writeBiasAndPrior(requests, f, items: items.clamped(to: 0 ..< itemCount), into: pass.prior.pointer, ld: ld)
+    }
+
+    /// Request u's list, once every block of items has its approximate scores (`dots +
+    /// prior`): the k-th best lower bound (score - margin |w_j|) is a floor no item of the
+    /// float32 list falls below, so the items whose upper bound reaches it are the only
+    /// candidates (`ld4mrk_screen`); they are scored in float32 (their dot product plus
+    /// the same bias and prior).
+    func screenedList(user u: Int, _ f: ForwardBuffers, _ pass: ScreenedPass, k: Int, skipping skip: [Int32],
+                      scratch: inout ListScratch) -> [ScoredItem] {
+        let screen = pass.screen
+        let (dots, prior) = (pass.scores.pointer + u * screen.paddedRows, pass.prior.pointer + u * screen.paddedRows)
+        let margin = ScreeningTable.margin(cols: screen.cols) * pass.norms.pointer[u]
         let n = itemCount
         let k = min(k, n - skip.count)
         guard k > 0 else { return [] }
         let count = skip.withUnsafeBufferPointer { skip in
-            Kernels.screen(dots: dots, prior: prior, norms: norms, margin: margin, count: n, k: k, skipping: skip,
-                           heap: &heap, candidates: &candidates)
+            Kernels.screen(dots: dots, prior: prior, norms: screen.rowNorms.pointer, margin: margin, count: n, k: k, skipping: skip,
+                           heap: &scratch.heap, candidates: &scratch.candidates)
         }
-        let chosen = candidates[..<count]
+        let chosen = scratch.candidates[..<count]
         var exact = [Float](repeating: 0, count: count)
         exact.withUnsafeMutableBufferPointer {
             output.dot(rows: chosen, activations(f.output(blocks: blocks.count), offset: u * f.width, rows: 1, stride: f.width),
@@ -61,6 +55,18 @@ extension Model {
         var selector = TopKSelector(k: k)
         for (row, score) in zip(chosen, exact) { selector.offer(row: row, score: score + prior[Int(row)]) }
         return selector.sorted()
+    }
+}
+
+/// The candidate list and the heap of lower bounds of `screenedList`, kept by a thread
+/// for the requests it serves.
+struct ListScratch {
+    var candidates: [Int32]
+    var heap: [Float]
+
+    init(items: Int, k: Int) {
+        candidates = [Int32](repeating: 0, count: items)
+        heap = [Float](repeating: 0, count: min(k, items))
     }
 }
 

@@ -1,4 +1,5 @@
 import CLD4MRecKernels
+import Dispatch
 import Testing
 @testable import LD4MRecCore
 #if canImport(Glibc)
@@ -179,6 +180,45 @@ import Glibc
         for i in 0 ..< n where i == 0 || values[i] != values[i - 1] { starts.append(i) }
         #expect(starts.allSatisfy { $0 % 16 == 0 })
         #expect(values == values.sorted())
+    }
+
+    /// Units claimed from many threads: each exactly once, and every claimer's work visible
+    /// to each thread that returns from `waitForAll`; what is written before a signal opens
+    /// is seen by the threads that waited for it.
+    @Test func sharedUnitsAreTakenOnceAndWaitedFor() {
+        let (units, threads) = (20_000, 8)
+        nonisolated(unsafe) let counts = UnsafeMutablePointer<Int>.allocate(capacity: units)
+        counts.initialize(repeating: 0, count: units)
+        nonisolated(unsafe) let taken = UnsafeMutablePointer<Int>.allocate(capacity: threads)
+        nonisolated(unsafe) let sawAll = UnsafeMutablePointer<Bool>.allocate(capacity: threads)
+        nonisolated(unsafe) let message = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        defer {
+            counts.deallocate()
+            taken.deallocate()
+            sawAll.deallocate()
+            message.deallocate()
+        }
+        let work = SharedUnits(count: units)
+        let signal = Signal()
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            if t == 0 {
+                message.pointee = 42
+                signal.open()
+            }
+            var mine = 0
+            while let unit = work.claim() {
+                counts[unit] += 1
+                mine += 1
+                work.finish()
+            }
+            work.waitForAll()
+            signal.wait()
+            taken[t] = mine
+            sawAll[t] = (0 ..< units).allSatisfy { counts[$0] == 1 } && message.pointee == 42
+        }
+        #expect((0 ..< threads).reduce(0) { $0 + taken[$1] } == units)
+        #expect((0 ..< threads).allSatisfy { sawAll[$0] })
+        #expect(work.claim() == nil)
     }
 
     /// Many threads starting teams at once: each finishes, none waits for a busy worker.
