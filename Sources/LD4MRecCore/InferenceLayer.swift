@@ -77,38 +77,46 @@ package struct InferenceTable: Sendable {
     /// not change with the number of threads. Teams split rows in multiples of it.
     package static let rowBlock = 256
 
-    /// `y += alpha * row r`.
-    package func addRow(_ r: Int, alpha: Float = 1, to y: UnsafeMutablePointer<Float>, columns: Range<Int>? = nil) {
-        let columns = columns ?? 0 ..< cols
-        if let float32 {
-            BLAS.axpy(alpha, float32.pointer + r * cols + columns.lowerBound, y, count: columns.count)
-        } else if let bfloat16 {
-            ld4mrk_axpy_bf16(alpha, bfloat16.pointer + r * cols + columns.lowerBound, y, columns.count)
+    /// `y += row r` for each r of `rows`, in their order (the input layer of a history).
+    package func addRows(_ rows: [Int32], to y: UnsafeMutablePointer<Float>) {
+        let (f32, bf16) = (float32?.pointer, bfloat16?.pointer)
+        for r in rows {
+            if let f32 {
+                ld4mrk_add(f32 + Int(r) * cols, y, cols)
+            } else if let bf16 {
+                ld4mrk_axpy_bf16(1, bf16 + Int(r) * cols, y, cols)
+            }
         }
     }
 
     /// For every item of `histories`, in ascending order, and every member u of the batch
     /// holding it: `out[u * ld + c] += row item's entry c` for c in `columns`. Each user's
-    /// row gets its items' rows in ascending order, as one `addRow` per item would add them;
+    /// row gets its items' rows in ascending order, as `addRows(_:to:)` adds a history's rows;
     /// but each table row is read once per batch, a block of columns at a time, while the
     /// block of the batch's score rows stays in cache (the prior of a batch).
     package func addRows(_ histories: ItemUsers, to out: UnsafeMutablePointer<Float>, ld: Int, columns: Range<Int>) {
         // Blocks of the batch's score rows within about 1 MB (a core's L2 holds 1-2 MB);
         // the longer each row segment, the better the prefetchers stream it.
         let block = max(256, min(4096, (1 << 18) / max(1, histories.batch)) / 16 * 16)
-        for start in stride(from: columns.lowerBound, to: columns.upperBound, by: block) {
-            let count = min(block, columns.upperBound - start)
-            for e in 0 ..< histories.items.count {
-                let item = Int(histories.items[e])
-                if let float32 {
-                    let source = float32.pointer + item * cols + start
-                    for u in histories.users[histories.offsets[e] ..< histories.offsets[e + 1]] {
-                        ld4mrk_add(source, out + Int(u) * ld + start, count)
-                    }
-                } else if let bfloat16 {
-                    let source = bfloat16.pointer + item * cols + start
-                    for u in histories.users[histories.offsets[e] ..< histories.offsets[e + 1]] {
-                        ld4mrk_axpy_bf16(1, source, out + Int(u) * ld + start, count)
+        // Plain pointers in the loops: a reference (a buffer, an array) touched per row would
+        // be retained and released each time, on a count the team's other members share.
+        let (f32, bf16) = (float32?.pointer, bfloat16?.pointer)
+        histories.items.withUnsafeBufferPointer { items in
+            histories.offsets.withUnsafeBufferPointer { offsets in
+                histories.users.withUnsafeBufferPointer { users in
+                    for start in stride(from: columns.lowerBound, to: columns.upperBound, by: block) {
+                        let count = min(block, columns.upperBound - start)
+                        for e in 0 ..< items.count {
+                            let source = Int(items[e]) * cols + start
+                            for user in users[offsets[e] ..< offsets[e + 1]] {
+                                let row = out + Int(user) * ld + start
+                                if let f32 {
+                                    ld4mrk_add(f32 + source, row, count)
+                                } else if let bf16 {
+                                    ld4mrk_axpy_bf16(1, bf16 + source, row, count)
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -183,7 +191,7 @@ package struct InferenceTable: Sendable {
     }
 
     /// `out[i] += sum over s in sources of row s's entry at column columns[i]`, adding the
-    /// sources in their order (as `addRow` over the sources adds them to a whole row).
+    /// sources in their order (as `addRows(_:to:)` adds them to a whole row).
     package func addEntries(ofRows sources: [Int32], columns: ArraySlice<Int32>, to out: UnsafeMutablePointer<Float>) {
         if let float32 {
             for (i, c) in columns.enumerated() {

@@ -104,7 +104,7 @@ extension Model {
         for u in team.share(of: batch) {
             let row = first.f32 + u * width
             inputBias.withUnsafeBufferPointer { row.update(from: $0.baseAddress!, count: d) }
-            for item in requests[u].items { inputByItem.addRow(Int(item), to: row) }
+            inputByItem.addRows(requests[u].items, to: row)
             let z = requests[u].userRow.map { zIn.row($0) } ?? zInDefault
             z.withUnsafeBufferPointer {
                 (row + d).update(from: $0.baseAddress!, count: df)

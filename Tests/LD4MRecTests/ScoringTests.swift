@@ -184,26 +184,32 @@ func referenceScores(_ p: ModelParameters, history: [Int], userRow: Int?) -> [Do
         }
     }
 
-    /// A batch's lists are the same to the last bit whoever computes them: one thread, or
-    /// a team that splits the users and takes over each other's blocks and lists.
-    @Test(arguments: [false, true])
-    func batchListsDoNotDependOnTheTeam(screening: Bool) throws {
+    /// A batch's lists are the same to the last bit whoever computes them: one thread, a
+    /// team that splits each layer's rows (small batches), or one that splits the users
+    /// and takes over each other's blocks and lists.
+    @Test(arguments: [(300, false), (300, true), (20, false), (20, true)])
+    func batchListsDoNotDependOnTheTeam(batch: Int, screening: Bool) throws {
         var spec = smallSpec(seed: 9)
         (spec.items, spec.users) = (1500, 300)
-        spec.hyperparameters.hiddenSize = 64
+        spec.hyperparameters.hiddenSize = 600  // three blocks of rows: teams split them unevenly
         let model = try Model(try ModelParameters.synthetic(spec), screening: screening)
         let ids = model.catalogue.ids
         var rng = SeededGenerator(seed: 11)
-        let queries = (0 ..< 300).map { u in
+        let queries = (0 ..< batch).map { u in
             model.query(history: (0 ..< 1 + u % 23).map { _ in ids[Int(rng.next() % UInt64(ids.count))] }, user: model.userIDs[u])
         }
         let alone = try model.recommend(queries, k: 30, options: RecommendOptions(threads: 1))
+        var scores = [Float](repeating: 0, count: batch * ids.count)
+        try scores.withUnsafeMutableBufferPointer { try model.scores(queries, into: $0, threads: 1) }
         for threads in [2, 3, 8] {
             for _ in 0 ..< 3 {
                 let lists = try model.recommend(queries, k: 30, options: RecommendOptions(threads: threads))
                 #expect(lists.map { $0.map(\.itemID) } == alone.map { $0.map(\.itemID) })
                 #expect(lists.map { $0.map(\.score) } == alone.map { $0.map(\.score) })
             }
+            var again = [Float](repeating: 0, count: batch * ids.count)
+            try again.withUnsafeMutableBufferPointer { try model.scores(queries, into: $0, threads: threads) }
+            #expect(again == scores)
         }
     }
 
