@@ -92,9 +92,12 @@ void reader(const ld4mrec::SharedModel &current, const ld4mrec::Store &store,
             const std::vector<int64_t> &written, int pool_every, unsigned seed) {
     std::mt19937_64 rng(seed);
     ld4mrec_recommend_params params = ld4mrec_recommend_params_default();
-    int64_t items[4 * K];
-    float scores[4 * K];
-    size_t counts[4];
+    // A batch on the pool is sometimes large enough to be split by users (128 and up),
+    // whose members take over each other's blocks and lists.
+    constexpr int LARGE_BATCH = 160;
+    std::vector<int64_t> items(LARGE_BATCH * K), batch(LARGE_BATCH);
+    std::vector<float> scores(LARGE_BATCH * K);
+    std::vector<size_t> counts(LARGE_BATCH);
     while (!stop.load(std::memory_order_relaxed)) {
         const std::shared_ptr<const ld4mrec::Model> model = current.get();  // one request
         const Reference &ref = reference_of(*model, refs);
@@ -103,27 +106,28 @@ void reader(const ld4mrec::SharedModel &current, const ld4mrec::Store &store,
         const int64_t user = pick_stable ? stable[rng() % stable.size()] : written[rng() % written.size()];
         try {
             switch (rng() % 8) {
-            case 0: {  // a batch of four
-                int64_t batch[4];
-                for (auto &u : batch) u = rng() % 2 ? stable[rng() % stable.size()] : written[rng() % written.size()];
-                model->recommend_users(store, batch, 4, K, &params, items, scores, 4 * K, counts);
-                for (int u = 0; u < 4; ++u)
-                    check_answer(ref, batch[u], items + u * K, scores + u * K, counts[u], "recommend_users");
+            case 0: {  // a batch of four, or a large one
+                const int n = params.n_threads > 1 && rng() % 4 == 0 ? LARGE_BATCH : 4;
+                for (int u = 0; u < n; ++u)
+                    batch[u] = rng() % 2 ? stable[rng() % stable.size()] : written[rng() % written.size()];
+                model->recommend_users(store, batch.data(), n, K, &params, items.data(), scores.data(), n * K, counts.data());
+                for (int u = 0; u < n; ++u)
+                    check_answer(ref, batch[u], items.data() + u * K, scores.data() + u * K, counts[u], "recommend_users");
                 break;
             }
             case 1: {  // re-ranking: scores of known candidates are finite, unknown ones -inf
                 int64_t candidates[3] = {ref.sorted_ids[rng() % ref.sorted_ids.size()], UNKNOWN_ITEM,
                                          refs[0].sorted_ids[rng() % refs[0].sorted_ids.size()]};
                 size_t unknown = 0;
-                model->score_user(store, user, candidates, 3, scores, &unknown);
+                model->score_user(store, user, candidates, 3, scores.data(), &unknown);
                 const size_t expected_unknown = 1 + !in_catalogue(ref, candidates[2]);
                 if (unknown != expected_unknown || !(scores[0] > -1e30f) || !(scores[1] < -1e30f))
                     fail("score_user for user " + std::to_string(user));
                 break;
             }
             default: {
-                const size_t count = model->recommend_user(store, user, K, &params, items, scores, K);
-                check_answer(ref, user, items, scores, count, "recommend_user");
+                const size_t count = model->recommend_user(store, user, K, &params, items.data(), scores.data(), K);
+                check_answer(ref, user, items.data(), scores.data(), count, "recommend_user");
             }
             }
             served.fetch_add(1, std::memory_order_relaxed);
