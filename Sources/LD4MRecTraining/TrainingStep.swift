@@ -93,6 +93,8 @@ final class TrainingWorkspace: @unchecked Sendable {
 /// loss and its gradient, the backward pass into `gradients`. Every member of a team
 /// calls it; members split each matrix product in fixed blocks of rows (so the results do
 /// not depend on the team's size) and the elementwise work with them, meeting at barriers.
+/// The output layer's products, the largest, are claimed block by block by whichever
+/// member is free, so that a member slowed by the host does not hold up the other.
 /// Returns (on rank 0) the batch's loss: the mean over users of weight x loss.
 struct TrainingStep {
     let weights: ParameterVector
@@ -100,6 +102,20 @@ struct TrainingStep {
     let workspace: TrainingWorkspace
     let slope: Float
     let loss: Hyperparameters.Loss
+    /// The blocks of item rows of the output layer's product and of its weight gradient.
+    let outputBlocks: SharedUnits
+    let outputGradientBlocks: SharedUnits
+
+    init(weights: ParameterVector, gradients: ParameterVector, workspace: TrainingWorkspace, slope: Float,
+         loss: Hyperparameters.Loss) {
+        self.weights = weights
+        self.gradients = gradients
+        self.workspace = workspace
+        self.slope = slope
+        self.loss = loss
+        let blocks = (workspace.items + Self.block - 1) / Self.block
+        (outputBlocks, outputGradientBlocks) = (SharedUnits(count: blocks), SharedUnits(count: blocks))
+    }
 
     /// Products are split in blocks of this many output rows or columns.
     static let block = 512
@@ -181,9 +197,13 @@ struct TrainingStep {
         }
 
         // The output layer.
-        let itemRows = team.share(of: n, granule: Self.block)
-        multiply(ws.hz[L.blocks.count].pointer, width, w, L.output, rows: itemRows, into: ws.out.pointer, ldc: n, b)
+        while let unit = outputBlocks.claim() {
+            multiply(ws.hz[L.blocks.count].pointer, width, w, L.output, rows: itemBlock(unit), into: ws.out.pointer, ldc: n, b)
+        }
     }
+
+    /// Block `unit` of the item rows.
+    private func itemBlock(_ unit: Int) -> Range<Int> { unit * Self.block ..< min(workspace.items, (unit + 1) * Self.block) }
 
     /// `C[:, rows] = X W[rows]^T + b[rows]` for a dense slot, in fixed blocks of rows.
     private func multiply(_ x: UnsafePointer<Float>, _ ldx: Int, _ w: ParameterVector, _ layer: DenseSlot, rows: Range<Int>,
@@ -256,9 +276,14 @@ struct TrainingStep {
         let userBlocks = team.share(of: b, granule: Self.userBlock)
         let S = L.blocks.count
 
-        // The output layer: dW_out = dOut^T h, dh = dOut W_out.
-        let itemRows = team.share(of: n, granule: Self.block)
-        weightGradient(ws.out.pointer, n, ws.hz[S].pointer, width, L.output, rows: itemRows, b)
+        // The output layer: dh = dOut W_out here; dW_out = dOut^T h, whose blocks the
+        // members claim before the first barrier: the faster one takes more of them, which
+        // evens out everything up to there.
+        func outputWeightGradient() {
+            while let unit = outputGradientBlocks.claim() {
+                weightGradient(ws.out.pointer, n, ws.hz[S].pointer, width, L.output, rows: itemBlock(unit), b)
+            }
+        }
         var dH = ws.dH[0].pointer
         inputGradient(ws.out.pointer, n, w, L.output, columns: cols, into: dH, ldc: width, b)
 
@@ -277,6 +302,7 @@ struct TrainingStep {
                 weightGradient(ws.dScale.pointer, d, ws.scaleActivation[s][m].pointer, ws.filmWidth, block.scale[m].fc2,
                                rows: cols, b)
                 weightGradient(dH, width, ws.shiftActivation[s][m].pointer, ws.filmWidth, block.shift[m].fc2, rows: cols, b)
+                outputWeightGradient()
                 team.barrier()
                 let networks = [
                     (block.scale[m], ws.dScale.pointer, d, ws.scaleHidden[s][m].pointer, ws.dScaleHidden.pointer),
@@ -313,6 +339,7 @@ struct TrainingStep {
             weightGradient(ws.dA.pointer, d, ws.hz[s].pointer, width, block.hidden, rows: cols, b)
             weightGradient(ws.dC.pointer, d, ws.collaborative.pointer, ws.signalSize, block.condition, rows: cols, b)
             weightGradient(ws.dG.pointer, d, ws.hz[0].pointer + d, width, block.gate, rows: cols, b)
+            outputWeightGradient()  // here for a model without modalities; claimed by now otherwise
             team.barrier()
             // d[h ; z] = dA W1 (the next dH and part of dz), and dz from the gate.
             current ^= 1
