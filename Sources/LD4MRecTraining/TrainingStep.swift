@@ -276,14 +276,7 @@ struct TrainingStep {
         let userBlocks = team.share(of: b, granule: Self.userBlock)
         let S = L.blocks.count
 
-        // The output layer: dh = dOut W_out here; dW_out = dOut^T h, whose blocks the
-        // members claim before the first barrier: the faster one takes more of them, which
-        // evens out everything up to there.
-        func outputWeightGradient() {
-            while let unit = outputGradientBlocks.claim() {
-                weightGradient(ws.out.pointer, n, ws.hz[S].pointer, width, L.output, rows: itemBlock(unit), b)
-            }
-        }
+        // The output layer: dh = dOut W_out here, dW_out at the end.
         var dH = ws.dH[0].pointer
         inputGradient(ws.out.pointer, n, w, L.output, columns: cols, into: dH, ldc: width, b)
 
@@ -302,7 +295,6 @@ struct TrainingStep {
                 weightGradient(ws.dScale.pointer, d, ws.scaleActivation[s][m].pointer, ws.filmWidth, block.scale[m].fc2,
                                rows: cols, b)
                 weightGradient(dH, width, ws.shiftActivation[s][m].pointer, ws.filmWidth, block.shift[m].fc2, rows: cols, b)
-                outputWeightGradient()
                 team.barrier()
                 let networks = [
                     (block.scale[m], ws.dScale.pointer, d, ws.scaleHidden[s][m].pointer, ws.dScaleHidden.pointer),
@@ -339,7 +331,6 @@ struct TrainingStep {
             weightGradient(ws.dA.pointer, d, ws.hz[s].pointer, width, block.hidden, rows: cols, b)
             weightGradient(ws.dC.pointer, d, ws.collaborative.pointer, ws.signalSize, block.condition, rows: cols, b)
             weightGradient(ws.dG.pointer, d, ws.hz[0].pointer + d, width, block.gate, rows: cols, b)
-            outputWeightGradient()  // here for a model without modalities; claimed by now otherwise
             team.barrier()
             // d[h ; z] = dA W1 (the next dH and part of dz), and dz from the gate.
             current ^= 1
@@ -362,6 +353,11 @@ struct TrainingStep {
         }
         // The input layer: dW_in = dh0^T x_t (no gradient flows into x_t).
         weightGradient(dH, width, ws.x.pointer, n, L.input, rows: cols, b)
+        // dW_out = dOut^T h, in blocks the members claim: the faster one takes more of them,
+        // which evens out the input layer's gradient before it (split by columns).
+        while let unit = outputGradientBlocks.claim() {
+            weightGradient(ws.out.pointer, n, ws.hz[S].pointer, width, L.output, rows: itemBlock(unit), b)
+        }
         team.barrier()
         // z = z_t + z_in[u].
         if team.rank == 0 {
