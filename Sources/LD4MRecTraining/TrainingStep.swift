@@ -102,9 +102,11 @@ struct TrainingStep {
     let workspace: TrainingWorkspace
     let slope: Float
     let loss: Hyperparameters.Loss
-    /// The blocks of item rows of the output layer's product and of its weight gradient.
+    /// The blocks of item rows of the output layer's product and of its weight gradient;
+    /// the forward pass's branches that do not depend on h.
     let outputBlocks: SharedUnits
     let outputGradientBlocks: SharedUnits
+    let branchUnits: SharedUnits
 
     init(weights: ParameterVector, gradients: ParameterVector, workspace: TrainingWorkspace, slope: Float,
          loss: Hyperparameters.Loss) {
@@ -115,6 +117,8 @@ struct TrainingStep {
         self.loss = loss
         let blocks = (workspace.items + Self.block - 1) / Self.block
         (outputBlocks, outputGradientBlocks) = (SharedUnits(count: blocks), SharedUnits(count: blocks))
+        let (cgBlocks, columnBlocks) = (weights.layout.blocks.count, (workspace.hidden + Self.block - 1) / Self.block)
+        branchUnits = SharedUnits(count: cgBlocks * columnBlocks + cgBlocks * workspace.dims.count * 2)
     }
 
     /// Products are split in blocks of this many output rows or columns.
@@ -140,28 +144,32 @@ struct TrainingStep {
 
         // The input layer: h0 = x_t W_in^T + b_in.
         multiply(ws.x.pointer, n, w, L.input, rows: cols, into: ws.hz[0].pointer, ldc: width, b)
-        // The branches that do not depend on h: the condition and the gate of each CG block,
-        // the first layers of the FiLM networks.
-        for (s, block) in L.blocks.enumerated() {
-            multiply(ws.collaborative.pointer, ws.signalSize, w, block.condition, rows: cols, into: ws.c[s].pointer, ldc: d, b)
-            multiply(ws.hz[0].pointer + d, width, w, block.gate, rows: cols, into: ws.g[s].pointer, ldc: d, b)
-            for r in 0 ..< b {
-                let (cRow, gRow) = (ws.c[s].pointer + r * d + cols.lowerBound, ws.g[s].pointer + r * d + cols.lowerBound)
-                Kernels.tanh(cRow, count: cols.count)
-                Kernels.sigmoid(gRow, count: cols.count)
-            }
-            // The FiLM networks' first layers (h_mlp rows, too few to split): whole
-            // networks, dealt out to the members in turn.
-            for m in ws.dims.indices {
-                for (j, (network, pre, activation)) in [(block.scale[m], ws.scaleHidden[s][m], ws.scaleActivation[s][m]),
-                                                        (block.shift[m], ws.shiftHidden[s][m], ws.shiftActivation[s][m])].enumerated()
-                    where team.takes(network: (s * ws.dims.count + m) * 2 + j) {
-                    multiply(ws.preferences[m].pointer, ws.dims[m], w, network.fc1, rows: 0 ..< ws.filmWidth, into: pre.pointer,
-                             ldc: ws.filmWidth, b)
-                    for r in 0 ..< b {
-                        let offset = r * ws.filmWidth
-                        for i in 0 ..< ws.filmWidth { activation.pointer[offset + i] = leaky(pre.pointer[offset + i]) }
-                    }
+        // The branches that do not depend on h, in units any member claims (which evens out
+        // the input layer before them): the condition and the gate of each CG block, a block
+        // of columns at a time, and the first layers of the FiLM networks (h_mlp rows, too
+        // few to split: whole networks).
+        let columnBlocks = (d + Self.block - 1) / Self.block
+        while let unit = branchUnits.claim() {
+            if unit < L.blocks.count * columnBlocks {
+                let (s, c) = unit.quotientAndRemainder(dividingBy: columnBlocks)
+                let part = c * Self.block ..< min(d, (c + 1) * Self.block)
+                multiply(ws.collaborative.pointer, ws.signalSize, w, L.blocks[s].condition, rows: part, into: ws.c[s].pointer, ldc: d, b)
+                multiply(ws.hz[0].pointer + d, width, w, L.blocks[s].gate, rows: part, into: ws.g[s].pointer, ldc: d, b)
+                for r in 0 ..< b {
+                    Kernels.tanh(ws.c[s].pointer + r * d + part.lowerBound, count: part.count)
+                    Kernels.sigmoid(ws.g[s].pointer + r * d + part.lowerBound, count: part.count)
+                }
+            } else {
+                let (network, isShift) = (unit - L.blocks.count * columnBlocks).quotientAndRemainder(dividingBy: 2)
+                let (s, m) = network.quotientAndRemainder(dividingBy: ws.dims.count)
+                let block = L.blocks[s]
+                let (weights, pre, activation) = isShift == 1 ? (block.shift[m], ws.shiftHidden[s][m], ws.shiftActivation[s][m])
+                                                              : (block.scale[m], ws.scaleHidden[s][m], ws.scaleActivation[s][m])
+                multiply(ws.preferences[m].pointer, ws.dims[m], w, weights.fc1, rows: 0 ..< ws.filmWidth, into: pre.pointer,
+                         ldc: ws.filmWidth, b)
+                for r in 0 ..< b {
+                    let offset = r * ws.filmWidth
+                    for i in 0 ..< ws.filmWidth { activation.pointer[offset + i] = leaky(pre.pointer[offset + i]) }
                 }
             }
         }

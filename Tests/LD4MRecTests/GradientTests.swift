@@ -15,10 +15,10 @@ import Testing
         let stepEmbedding: [[Float]]
         let loss: Hyperparameters.Loss
 
-        init(loss: Hyperparameters.Loss, modalities: [(String, Int)], blocks: Int = 2) throws {
+        init(loss: Hyperparameters.Loss, modalities: [(String, Int)], blocks: Int = 2, items: Int = 7, hidden: Int = 4) throws {
             var spec = smallSpec(modalities: modalities, blocks: blocks)
-            (spec.items, spec.users) = (7, 5)
-            spec.hyperparameters.hiddenSize = 4
+            (spec.items, spec.users) = (items, 5)
+            spec.hyperparameters.hiddenSize = hidden
             spec.hyperparameters.svdRank = 2
             spec.hyperparameters.filmHiddenSize = 3
             spec.itemItemPrior = false
@@ -47,7 +47,7 @@ import Testing
         }
 
         /// The batch loss at `w`; with `gradients`, also its gradient.
-        func loss(_ w: ParameterVector, gradients: ParameterVector? = nil) throws -> Double {
+        func loss(_ w: ParameterVector, gradients: ParameterVector? = nil, threads: Int = 2) throws -> Double {
             let ws = workspace
             let zIn = w[w.layout.zIn]
             for r in 0 ..< 3 {
@@ -57,11 +57,25 @@ import Testing
             let step = TrainingStep(weights: w, gradients: try gradients ?? ParameterVector(zeros: w.layout), workspace: ws,
                                     slope: 0.2, loss: loss)
             var result = 0.0
-            ThreadPool.shared.run(threads: 2) { team in
+            ThreadPool.shared.run(threads: threads) { team in
                 let total = step.run(team)
                 if team.rank == 0 { result = total }
             }
             return result
+        }
+    }
+
+    /// Members claim blocks of columns, items and whole FiLM networks as they come free:
+    /// with several of each, a team of one and a team of two (run repeatedly, so that the
+    /// claims fall differently) give the same loss and gradients to the last bit.
+    @Test func stepDoesNotDependOnTheTeam() throws {
+        let fixture = try Fixture(loss: .multinomial, modalities: [("image", 3), ("audio", 2)], blocks: 2, items: 1100, hidden: 1000)
+        let alone = try ParameterVector(zeros: fixture.weights.layout)
+        let loss = try fixture.loss(fixture.weights, gradients: alone, threads: 1)
+        for _ in 0 ..< 4 {
+            let team = try ParameterVector(zeros: fixture.weights.layout)
+            #expect(try fixture.loss(fixture.weights, gradients: team, threads: 2) == loss)
+            #expect(Array(team.values) == Array(alone.values))
         }
     }
 
