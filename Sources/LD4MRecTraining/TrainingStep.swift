@@ -93,8 +93,9 @@ final class TrainingWorkspace: @unchecked Sendable {
 /// loss and its gradient, the backward pass into `gradients`. Every member of a team
 /// calls it; members split each matrix product in fixed blocks of rows (so the results do
 /// not depend on the team's size) and the elementwise work with them, meeting at barriers.
-/// The output layer's products, the largest, are claimed block by block by whichever
-/// member is free, so that a member slowed by the host does not hold up the other.
+/// Work placed just before a barrier whose phase is split statically (the output layer's
+/// products, the branches that do not depend on h) is instead claimed unit by unit by
+/// whichever member is free, so that a member slowed by the host does not hold up the other.
 /// Returns (on rank 0) the batch's loss: the mean over users of weight x loss.
 struct TrainingStep {
     let weights: ParameterVector
