@@ -118,9 +118,12 @@ struct TrainingStep {
         self.loss = loss
         let blocks = (workspace.items + Self.block - 1) / Self.block
         (outputBlocks, outputGradientBlocks) = (SharedUnits(count: blocks), SharedUnits(count: blocks))
-        let (cgBlocks, columnBlocks) = (weights.layout.blocks.count, (workspace.hidden + Self.block - 1) / Self.block)
-        branchUnits = SharedUnits(count: cgBlocks * columnBlocks + cgBlocks * workspace.dims.count * 2)
+        let cgBlocks = weights.layout.blocks.count
+        branchUnits = SharedUnits(count: cgBlocks * Self.columnBlocks(workspace) + cgBlocks * workspace.dims.count * 2)
     }
+
+    /// Blocks of hidden columns.
+    private static func columnBlocks(_ workspace: TrainingWorkspace) -> Int { (workspace.hidden + block - 1) / block }
 
     /// Products are split in blocks of this many output rows or columns.
     static let block = 512
@@ -149,7 +152,7 @@ struct TrainingStep {
         // the input layer before them): the condition and the gate of each CG block, a block
         // of columns at a time, and the first layers of the FiLM networks (h_mlp rows, too
         // few to split: whole networks).
-        let columnBlocks = (d + Self.block - 1) / Self.block
+        let columnBlocks = Self.columnBlocks(ws)
         while let unit = branchUnits.claim() {
             if unit < L.blocks.count * columnBlocks {
                 let (s, c) = unit.quotientAndRemainder(dividingBy: columnBlocks)
@@ -161,12 +164,12 @@ struct TrainingStep {
                     Kernels.sigmoid(ws.g[s].pointer + r * d + part.lowerBound, count: part.count)
                 }
             } else {
-                let (network, isShift) = (unit - L.blocks.count * columnBlocks).quotientAndRemainder(dividingBy: 2)
-                let (s, m) = network.quotientAndRemainder(dividingBy: ws.dims.count)
+                let (film, isShift) = (unit - L.blocks.count * columnBlocks).quotientAndRemainder(dividingBy: 2)
+                let (s, m) = film.quotientAndRemainder(dividingBy: ws.dims.count)
                 let block = L.blocks[s]
-                let (weights, pre, activation) = isShift == 1 ? (block.shift[m], ws.shiftHidden[s][m], ws.shiftActivation[s][m])
+                let (network, pre, activation) = isShift == 1 ? (block.shift[m], ws.shiftHidden[s][m], ws.shiftActivation[s][m])
                                                               : (block.scale[m], ws.scaleHidden[s][m], ws.scaleActivation[s][m])
-                multiply(ws.preferences[m].pointer, ws.dims[m], w, weights.fc1, rows: 0 ..< ws.filmWidth, into: pre.pointer,
+                multiply(ws.preferences[m].pointer, ws.dims[m], w, network.fc1, rows: 0 ..< ws.filmWidth, into: pre.pointer,
                          ldc: ws.filmWidth, b)
                 for r in 0 ..< b {
                     let offset = r * ws.filmWidth
