@@ -296,7 +296,7 @@ func knnScaling(items n: Int, threads: Int) -> JSON {
     let train = CSRHistories(rows: rows)
     let start = monotonicSeconds()
     let prior = ItemKNN.itemItem(train, items: n, neighbours: Hyperparameters().itemItemNeighbours,
-                                 shrink: Hyperparameters().knnShrink, threads: threads)
+                                 popularityExponent: Hyperparameters().knnPopularityExponent, threads: threads)
     let seconds = monotonicSeconds() - start
     let entries = prior.columns.count
     return .object([

@@ -40,13 +40,15 @@ public struct Hyperparameters: Sendable, Equatable {
     public var easeLambda = 50.0
     /// Choose EASE's lambda on validation among multiples of `easeLambda` (0.2 ... 20).
     public var chooseEaseLambda = true
-    /// The sparse prior's neighbours per item, and the shrinkage of its similarities.
+    /// The sparse prior's neighbours per item, and the exponent of the target's popularity
+    /// in its similarities (chosen on validation unless `chooseKnnPopularityExponent` is off).
     public var itemItemNeighbours = 100
-    public var knnShrink = 10.0
+    public var knnPopularityExponent = 0.5
+    public var chooseKnnPopularityExponent = true
     /// Weight w of the C-Net in the mixture (the prior gets 1 - w); nil: chosen on
     /// validation.
     public var ensembleWeight: Double?
-    /// The dense prior needs n_items^2 floats: `auto` chooses it up to this size.
+    /// The dense prior needs n_items^2 floats: `auto` tries it up to this size.
     public static let itemItemMaxItems = 16384
 
     public enum StepSampler: String, Sendable, CaseIterable { case importance, uniform }
@@ -55,8 +57,8 @@ public struct Hyperparameters: Sendable, Equatable {
         case trainingItems = "training-items", none
     }
     /// `ease`: dense EASE (n_items^2 floats); `knn`: each item's nearest neighbours
-    /// (sparse); `auto`: EASE up to `itemItemMaxItems` items, kNN above. A trained model
-    /// records the kind it holds.
+    /// (sparse); `auto`: up to `itemItemMaxItems` items both, the better mixture on
+    /// validation kept, kNN alone above. A trained model records the kind it holds.
     public enum ItemItemPrior: String, Sendable, CaseIterable { case none, ease, knn, auto }
 
     public init() {}
@@ -110,8 +112,10 @@ public struct Hyperparameters: Sendable, Equatable {
               "Choose EASE's lambda on validation, from 0.2 to 20 times --ease-lambda and beyond while the best is at an end (=false: keep it)."),
         .integer("item_item_neighbours", \.itemItemNeighbours, 1 ... 1 << 16, .training, option: "item-item-neighbours",
                  "Neighbours per item of the sparse (kNN) prior."),
-        .real("knn_shrink", \.knnShrink, .nonNegative, .training, option: "knn-shrink",
-              "Shrinkage of the kNN prior's cosine similarities."),
+        .real("knn_popularity_exponent", \.knnPopularityExponent, .closed(0, 4), .training, option: "knn-popularity-exponent",
+              "Exponent beta of the target's popularity dividing the kNN prior's similarities (the one chosen, in a trained model's file)."),
+        .flag("choose_knn_popularity_exponent", \.chooseKnnPopularityExponent, .training, option: "choose-knn-popularity-exponent",
+              "Choose the kNN prior's beta on validation among 0, 0.1, ..., 1 (=false: keep it)."),
         .optionalReal("ensemble_weight", \.ensembleWeight, .closed(0, 1), .training, option: "ensemble-weight",
                       "C-Net weight in [0, 1] of the mixture (default: chosen on validation)."),
         .seed("seed", \.seed, .training, option: "seed", "Random seed."),

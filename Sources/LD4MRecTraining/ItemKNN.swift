@@ -1,13 +1,20 @@
+import Glibc
 import LD4MRecCore
+import LD4MRecServing
 
 /// The item-item prior for catalogues too large for EASE's dense inverse: each item's
-/// `neighbours` most similar items by shrunk cosine similarity of their training users,
-///   w_ij = |U_i and U_j| / (sqrt(deg_i deg_j) + shrink),  i != j,
-/// as a sparse table (row j: what history item j adds to its neighbours' scores). Time
-/// grows with sum over users of |history|^2, memory with items x neighbours: nothing is
-/// n_items^2.
+/// `neighbours` most similar items, as a sparse table (row i: what history item i adds to
+/// its neighbours' scores). The similarity follows RP3beta (Paudel et al., 2017): a shared
+/// user counts for the inverse of their history's length, and the target's popularity is
+/// divided out to the power beta,
+///   w_ij = sum over u in U_i and U_j of 1 / |I_u|,  divided by  sqrt(deg_i) deg_j^beta,  i != j.
+/// Without the user weights, cosine similarity (beta = 1/2) divides out popularity
+/// entirely and heavy users' chance co-occurrences dominate; on TikTok that scored a tenth
+/// of EASE (BENCHMARKS.md). Time grows with sum over users of |history|^2, memory with
+/// items x neighbours: nothing is n_items^2.
 package enum ItemKNN {
-    package static func itemItem(_ train: CSRHistories, items n: Int, neighbours: Int, shrink: Double, threads: Int) -> SparseRows {
+    package static func itemItem(_ train: CSRHistories, items n: Int, neighbours: Int, popularityExponent beta: Double,
+                                 threads: Int) -> SparseRows {
         // Users of each item: the training matrix by columns.
         var degree = [Int](repeating: 0, count: n)
         for item in train.items { degree[Int(item)] += 1 }
@@ -21,7 +28,10 @@ package enum ItemKNN {
                 fill[Int(item)] += 1
             }
         }
-        let inverseSqrtDegree = degree.map { $0 > 0 ? 1 / Double($0).squareRoot() : 0 }
+        let userWeight = (0 ..< train.rowCount).map { 1 / Double(max(1, train.row($0).count)) }
+        // Divisors of w_ij (items without users have no neighbours and are no one's).
+        let rootDegree = degree.map { Double($0).squareRoot() }
+        let popularity = degree.map { pow(Double($0), beta) }
 
         // Each member takes a share of the items; an item's row goes to its own slots.
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: n)
@@ -33,20 +43,19 @@ package enum ItemKNN {
             values.deallocate()
         }
         ThreadPool.shared.run(threads: threads) { team in
-            var together = [Float](repeating: 0, count: n)  // users shared with item i
+            var together = [Double](repeating: 0, count: n)  // weighted users shared with item i
             var touched: [Int32] = []
             for i in team.share(of: n) {
                 for e in starts[i] ..< starts[i + 1] {
-                    for j in train.row(Int(usersOf[e])) where Int(j) != i {
+                    let u = Int(usersOf[e])
+                    for j in train.row(u) where Int(j) != i {
                         if together[Int(j)] == 0 { touched.append(j) }
-                        together[Int(j)] += 1
+                        together[Int(j)] += userWeight[u]
                     }
                 }
                 var selector = TopKSelector(k: min(neighbours, touched.count))
                 for j in touched {
-                    let similarity = Double(together[Int(j)]) * inverseSqrtDegree[i] * inverseSqrtDegree[Int(j)]
-                    let shrunk = similarity / (1 + shrink * inverseSqrtDegree[i] * inverseSqrtDegree[Int(j)])
-                    selector.offer(row: j, score: Float(shrunk))
+                    selector.offer(row: j, score: Float(together[Int(j)] / (rootDegree[i] * popularity[Int(j)])))
                     together[Int(j)] = 0
                 }
                 touched.removeAll(keepingCapacity: true)
@@ -65,5 +74,35 @@ package enum ItemKNN {
             result.offsets.append(result.columns.count)
         }
         return result
+    }
+
+    /// The exponents `chosen` tries: 0 (popular targets kept) to 1 (popularity divided out).
+    package static let popularityExponents = (0 ... 10).map { Double($0) / 10 }
+
+    /// The table with beta chosen on the validation split (the prior alone, Recall@20; the
+    /// first best): TikTok's held-out items are mostly popular ones (beta 0), ML-1M's less
+    /// so (0.6-0.7). One build and one validation ranking per exponent.
+    package static func chosen(_ dataset: Dataset, neighbours: Int, threads: Int) -> (SparseRows, Double) {
+        let n = dataset.itemCount
+        let validation = HeldOutSplit(dataset, .valid)
+        var scores = [Float](repeating: 0, count: n)
+        var best = (table: SparseRows(cols: n, offsets: [], columns: [], values: []), beta: 0.0, recall: -1.0)
+        for beta in popularityExponents {
+            let table = itemItem(dataset.train, items: n, neighbours: neighbours, popularityExponent: beta, threads: threads)
+            let rankings = validation.users.map { u -> [Int64] in
+                scores.withUnsafeMutableBufferPointer { scores in
+                    scores.update(repeating: 0)
+                    for item in dataset.train.row(u) {
+                        for e in table.offsets[Int(item)] ..< table.offsets[Int(item) + 1] {
+                            scores[Int(table.columns[e])] += table.values[e]
+                        }
+                    }
+                    return topK(scores.baseAddress!, count: n, k: 20, skipping: Array(dataset.train.row(u))).map { Int64($0.row) }
+                }
+            }
+            let recall = validation.metrics(rankings).recall20
+            if recall > best.recall { best = (table, beta, recall) }
+        }
+        return (best.table, best.beta)
     }
 }

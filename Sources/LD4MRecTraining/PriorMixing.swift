@@ -5,11 +5,13 @@ extension Trainer {
     /// Mixes the item-item prior into a trained C-Net: scores become
     /// `w / sd_cnet * xhat0 + (1 - w) / sd_prior * x_in B`, the standard deviations taken
     /// over the validation users' score vectors, w fixed or chosen on validation
-    /// Recall@20 from 0, 0.05, ..., 1. Validation users are scored in chunks, twice (the
-    /// spreads, then the rankings): memory grows with a chunk, not with users x items.
+    /// Recall@20 from 0, 0.05, ..., 1. With two priors (EASE and kNN), each gets its own
+    /// w and the better mixture on validation is kept (the first on a tie). Validation users
+    /// are scored in chunks, twice per prior (the spreads, then the rankings): memory grows
+    /// with a chunk, not with users x items.
     func withItemItemPrior(_ cnet: ModelParameters, cnetValidation: RankingMetrics) throws
         -> (ModelParameters, RankingMetrics) {
-        guard itemItem != nil || itemItemSparse != nil else { return (cnet.withoutItemItemPrior(), cnetValidation) }
+        guard !priors.isEmpty else { return (cnet.withoutItemItemPrior(), cnetValidation) }
         let n = dataset.itemCount
         let validation = HeldOutSplit(dataset, .valid)
         let model = try Model(cnet)
@@ -22,65 +24,132 @@ extension Trainer {
             priorScores.deallocate()
         }
         /// Scores `body` gets for each chunk of validation users (offset of its first user).
-        func forEachChunk(_ body: (Int, Int) -> Void) throws {
+        func forEachChunk(_ prior: BuiltPrior, _ body: (Int, Int) -> Void) throws {
             for start in stride(from: 0, to: queries.count, by: chunk) {
                 let count = min(chunk, queries.count - start)
                 try model.scores(Array(queries[start ..< start + count]), into: UnsafeMutableBufferPointer(start: cnetScores, count: count * n))
                 priorScores.update(repeating: 0, count: count * n)
                 for r in 0 ..< count {
                     for item in dataset.train.row(validation.users[start + r]) {
-                        addPriorRow(Int(item), to: priorScores + r * n)
+                        prior.addRow(Int(item), to: priorScores + r * n, items: n)
                     }
                 }
                 body(start, count)
             }
         }
-        var (cnetMoments, priorMoments) = (Moments(), Moments())
-        try forEachChunk { _, count in
-            cnetMoments.add(cnetScores, count * n)
-            priorMoments.add(priorScores, count * n)
-        }
-        let (sdCNet, sdPrior) = (cnetMoments.standardDeviation, priorMoments.standardDeviation)
-        func mixed(_ w: Double) -> (cnet: Float, prior: Float) {
-            (Float(w / max(sdCNet, 1e-12)), Float((1 - w) / max(sdPrior, 1e-12)))
-        }
-        let candidates = hyperparameters.ensembleWeight.map { [$0] } ?? (0 ... 20).map { Double($0) / 20 }
-        var rankings = [[[Int64]]](repeating: [], count: candidates.count)
-        var row = [Float](repeating: 0, count: n)
-        try forEachChunk { start, count in
-            for (c, w) in candidates.enumerated() {
-                let (a, b) = mixed(w)
-                for r in 0 ..< count {
-                    let (cnetRow, priorRow) = (cnetScores + r * n, priorScores + r * n)
-                    for i in 0 ..< n { row[i] = a * cnetRow[i] + b * priorRow[i] }
-                    let train = Array(dataset.train.row(validation.users[start + r]))  // ascending
-                    rankings[c].append(topK(row, count: n, k: 20, skipping: train).map { Int64($0.row) })
+        var best: (parameters: ModelParameters, metrics: RankingMetrics)?
+        for prior in priors {
+            var (cnetMoments, priorMoments) = (Moments(), Moments())
+            try forEachChunk(prior) { _, count in
+                cnetMoments.add(cnetScores, count * n)
+                priorMoments.add(priorScores, count * n)
+            }
+            let (sdCNet, sdPrior) = (cnetMoments.standardDeviation, priorMoments.standardDeviation)
+            func mixed(_ w: Double) -> (cnet: Float, prior: Float) {
+                (Float(w / max(sdCNet, 1e-12)), Float((1 - w) / max(sdPrior, 1e-12)))
+            }
+            let candidates = hyperparameters.ensembleWeight.map { [$0] } ?? (0 ... 20).map { Double($0) / 20 }
+            var rankings = [[[Int64]]](repeating: [], count: candidates.count)
+            var row = [Float](repeating: 0, count: n)
+            try forEachChunk(prior) { start, count in
+                for (c, w) in candidates.enumerated() {
+                    let (a, b) = mixed(w)
+                    for r in 0 ..< count {
+                        let (cnetRow, priorRow) = (cnetScores + r * n, priorScores + r * n)
+                        for i in 0 ..< n { row[i] = a * cnetRow[i] + b * priorRow[i] }
+                        let train = Array(dataset.train.row(validation.users[start + r]))  // ascending
+                        rankings[c].append(topK(row, count: n, k: 20, skipping: train).map { Int64($0.row) })
+                    }
                 }
             }
+            var chosen = (weight: 1.0, metrics: RankingMetrics(recall20: -1))
+            for (c, w) in candidates.enumerated() {
+                let metrics = validation.metrics(rankings[c])
+                if metrics.recall20 > chosen.metrics.recall20 { chosen = (w, metrics) }
+            }
+            if priors.count > 1 {
+                let recall = (chosen.metrics.recall20 * 1e4).rounded() / 1e4
+                notes.append("\(prior.description) mixed with C-Net weight \(chosen.weight): validation recall@20 \(recall)")
+            }
+            if let best, best.metrics.recall20 >= chosen.metrics.recall20 { continue }
+            var result = prior.installed(in: cnet)
+            (result.cnetScale, result.itemItemScale) = mixed(chosen.weight)
+            result.hyperparameters.ensembleWeight = chosen.weight
+            best = (result, chosen.metrics)
         }
-        var best = (weight: 1.0, metrics: RankingMetrics(recall20: -1))
-        for (c, w) in candidates.enumerated() {
-            let metrics = validation.metrics(rankings[c])
-            if metrics.recall20 > best.metrics.recall20 { best = (w, metrics) }
-        }
-        var result = cnet
-        (result.cnetScale, result.itemItemScale) = mixed(best.weight)
-        (result.itemItem, result.itemItemSparse) = (itemItem, itemItemSparse)
-        result.hyperparameters.itemItemPrior = priorKind
-        result.hyperparameters.easeLambda = easeLambda
-        result.hyperparameters.ensembleWeight = best.weight
-        return (result, best.metrics)
+        return best ?? (cnet.withoutItemItemPrior(), cnetValidation)
     }
 }
 
-extension Trainer {
-    /// `scores += row `item` of the prior`.
-    func addPriorRow(_ item: Int, to scores: UnsafeMutablePointer<Float>) {
+/// An item-item prior as the trainer built it: its table and the parameter chosen for it.
+enum BuiltPrior {
+    case ease(Matrix, lambda: Double)
+    case knn(SparseRows, popularityExponent: Double)
+
+    /// The priors `h` asks for: none, one, or (`auto` within the dense limit) both, for
+    /// mixing to choose between on validation.
+    static func all(for dataset: Dataset, _ h: Hyperparameters, notes: inout [String]) throws -> [BuiltPrior] {
         let n = dataset.itemCount
-        if let itemItem {
-            itemItem.values.withUnsafeBufferPointer { BLAS.axpy(1, $0.baseAddress! + item * n, scores, count: n) }
-        } else if let sparse = itemItemSparse {
-            for e in sparse.offsets[item] ..< sparse.offsets[item + 1] { scores[Int(sparse.columns[e])] += sparse.values[e] }
+        let denseFits = n <= Hyperparameters.itemItemMaxItems
+        var kinds: [Hyperparameters.ItemItemPrior]
+        switch h.itemItemPrior {
+        case .none: kinds = []
+        case .auto: kinds = denseFits ? [.ease, .knn] : [.knn]
+        case .ease: kinds = [.ease]
+        case .knn: kinds = [.knn]
+        }
+        if kinds == [.ease] && !denseFits {
+            notes.append("EASE needs \(n)^2 floats: the prior is kNN instead (above \(Hyperparameters.itemItemMaxItems) items)")
+            kinds = [.knn]
+        }
+        return try kinds.map { kind in
+            switch kind {
+            case .ease where h.chooseEaseLambda:
+                let (table, lambda) = try EASE.chosen(dataset, around: h.easeLambda)
+                return .ease(table, lambda: lambda)
+            case .ease:
+                return .ease(try EASE.itemItem(dataset.train, items: n, lambda: h.easeLambda), lambda: h.easeLambda)
+            case _ where h.chooseKnnPopularityExponent:
+                let (table, beta) = ItemKNN.chosen(dataset, neighbours: h.itemItemNeighbours, threads: Threads.defaultCount)
+                return .knn(table, popularityExponent: beta)
+            default:
+                return .knn(ItemKNN.itemItem(dataset.train, items: n, neighbours: h.itemItemNeighbours,
+                                             popularityExponent: h.knnPopularityExponent, threads: Threads.defaultCount),
+                            popularityExponent: h.knnPopularityExponent)
+            }
+        }
+    }
+
+    /// `scores += row `item` of the prior` (n items).
+    func addRow(_ item: Int, to scores: UnsafeMutablePointer<Float>, items n: Int) {
+        switch self {
+        case .ease(let table, _):
+            table.values.withUnsafeBufferPointer { BLAS.axpy(1, $0.baseAddress! + item * n, scores, count: n) }
+        case .knn(let table, _):
+            for e in table.offsets[item] ..< table.offsets[item + 1] { scores[Int(table.columns[e])] += table.values[e] }
+        }
+    }
+
+    /// `parameters` serving this prior, the file recording how it was made.
+    func installed(in parameters: ModelParameters) -> ModelParameters {
+        var result = parameters
+        switch self {
+        case .ease(let table, let lambda):
+            (result.itemItem, result.itemItemSparse) = (table, nil)
+            result.hyperparameters.itemItemPrior = .ease
+            result.hyperparameters.easeLambda = lambda
+        case .knn(let table, let beta):
+            (result.itemItem, result.itemItemSparse) = (nil, table)
+            result.hyperparameters.itemItemPrior = .knn
+            result.hyperparameters.knnPopularityExponent = beta
+        }
+        return result
+    }
+
+    var description: String {
+        switch self {
+        case .ease(_, let lambda): "EASE (lambda \(lambda))"
+        case .knn(_, let beta): "kNN (beta \(beta))"
         }
     }
 }

@@ -44,13 +44,10 @@ public final class Trainer {
     /// The C-Net's weights and z_in, as one vector (ParameterVector).
     let weights: ParameterVector
     let setupSeconds: Double
-    /// The item-item prior, dense (EASE) or sparse (kNN), if the hyperparameters ask for one.
-    let itemItem: Matrix?
-    let itemItemSparse: SparseRows?
+    /// The item-item priors the hyperparameters ask for: none, one, or (`auto` within the
+    /// dense limit) EASE and kNN, of which mixing keeps the better on validation.
+    let priors: [BuiltPrior]
     var notes: [String] = []
-    /// The prior's kind as trained (`auto` resolved), and EASE's lambda as chosen.
-    let priorKind: Hyperparameters.ItemItemPrior
-    let easeLambda: Double
 
     /// Refuses an architecture this machine cannot hold while training (the weights,
     /// their gradients, Adam's two moments and the best epoch's copy: five vectors of the
@@ -83,25 +80,7 @@ public final class Trainer {
         rng = SeededGenerator(seed: h.seed)
         let start = monotonicSeconds()
         frozen = try Self.initialParameters(dataset, h, &rng)
-        var kind = h.itemItemPrior
-        if kind == .auto { kind = dataset.itemCount <= Hyperparameters.itemItemMaxItems ? .ease : .knn }
-        if kind == .ease && dataset.itemCount > Hyperparameters.itemItemMaxItems {
-            notes.append("EASE needs \(dataset.itemCount)^2 floats: the prior is kNN instead (above \(Hyperparameters.itemItemMaxItems) items)")
-            kind = .knn
-        }
-        var lambda = h.easeLambda
-        if kind == .ease && h.chooseEaseLambda {
-            let (table, chosen) = try EASE.chosen(dataset, around: h.easeLambda)
-            (itemItem, lambda) = (table, chosen)
-        } else {
-            itemItem = kind == .ease ? try EASE.itemItem(dataset.train, items: dataset.itemCount, lambda: h.easeLambda) : nil
-        }
-        easeLambda = lambda
-        itemItemSparse = kind == .knn
-            ? ItemKNN.itemItem(dataset.train, items: dataset.itemCount, neighbours: h.itemItemNeighbours, shrink: h.knnShrink,
-                               threads: Threads.defaultCount)
-            : nil
-        priorKind = kind
+        priors = try BuiltPrior.all(for: dataset, h, notes: &notes)
         setupSeconds = monotonicSeconds() - start
         signals = ConditionSignals(svdItemFactors: frozen.svdItemFactors, singularValues: frozen.svdSingularValues,
                                    itemDegrees: frozen.itemDegrees, features: frozen.modalities.map(\.features))

@@ -30,7 +30,8 @@ import Glibc
             "input_dropout": "0.25", "conditions_from_dropped_history": "false", "weight_decay": "0.0001",
             "svd_oversamples": "6", "svd_power_iterations": "2", "feature_standardization": "none",
             "item_item_prior": "none", "ease_lambda": "250", "ensemble_weight": "0.35",
-            "item_item_neighbours": "33", "knn_shrink": "2.5", "choose_ease_lambda": "false", "seed": "\(UInt64.max - 1)",
+            "item_item_neighbours": "33", "knn_popularity_exponent": "0.25", "choose_knn_popularity_exponent": "false",
+            "choose_ease_lambda": "false", "seed": "\(UInt64.max - 1)",
         ]
         #expect(Set(texts.keys) == Set(Hyperparameters.fields.map(\.name)), "a field without a test value")
         var h = Hyperparameters()
@@ -54,7 +55,8 @@ import Glibc
 
     @Test func valuesOutsideTheirRangeAreRefusedWithTheirName() throws {
         let cases = [("hidden_size", "0"), ("noise_scale", "0"), ("input_dropout", "1"), ("learning_rate", "-1"),
-                     ("ensemble_weight", "1.5"), ("n_blocks", "65")]
+                     ("ensemble_weight", "1.5"), ("n_blocks", "65"),
+                     ("knn_popularity_exponent", "-0.1")]
         for (name, text) in cases {
             let field = try #require(Hyperparameters.field(named: name))
             var h = Hyperparameters()

@@ -212,11 +212,14 @@ import Glibc
         #expect(result.epochs.allSatisfy { $0.loss.isFinite })
         let dir = temporaryDirectory()
         try ModelFile.write(result.parameters, to: dir + "/m.h5")
+        // Chosen on validation: the mixture weight, the prior (auto resolved) and its parameter.
+        let made = result.parameters.hyperparameters
         var recorded = h
-        recorded.ensembleWeight = result.parameters.hyperparameters.ensembleWeight  // chosen on validation
-        recorded.itemItemPrior = .ease  // auto, resolved for 250 items
-        recorded.easeLambda = result.parameters.hyperparameters.easeLambda  // chosen on validation
+        (recorded.ensembleWeight, recorded.itemItemPrior) = (made.ensembleWeight, made.itemItemPrior)
+        (recorded.easeLambda, recorded.knnPopularityExponent) = (made.easeLambda, made.knnPopularityExponent)
         #expect((-12 ... 12).contains { EASE.candidate($0, around: h.easeLambda) == recorded.easeLambda })
+        #expect(ItemKNN.popularityExponents.contains(recorded.knnPopularityExponent))
+        #expect(made.itemItemPrior == .ease || made.itemItemPrior == .knn)
         #expect(recorded.ensembleWeight != nil)
         #expect(try ModelFile.read(from: dir + "/m.h5").hyperparameters == recorded)
     }
@@ -320,22 +323,37 @@ let builtLibrary: String = {
 }
 
 @Suite struct ItemKNNTests {
-    /// Shrunk cosine similarities by hand: users {0,1}, {0,1,2}, {1,2}, {3}.
-    /// deg = (2, 3, 2, 1); |U_0 and U_1| = 2, |U_0 and U_2| = 1, |U_1 and U_2| = 2; item 3 has
-    /// no co-occurrence. w_ij = c_ij / (sqrt(deg_i deg_j) + shrink).
+    /// Similarities by hand: users {0,1}, {0,1,2}, {1,2}, {3} and three of {1} alone.
+    /// |I_u| = 2, 3, 2, 1, 1, 1, 1; deg = (2, 6, 2, 1). Shared users weighted by 1 / |I_u|:
+    /// t_01 = 1/2 + 1/3, t_02 = 1/3, t_12 = 1/3 + 1/2; item 3 has no co-occurrence.
+    /// w_ij = t_ij / (sqrt(deg_i) deg_j^beta).
     @Test func knownSimilarities() {
-        let train = CSRHistories(rows: [[0, 1], [0, 1, 2], [1, 2], [3]])
-        let shrink = 0.5
-        let table = ItemKNN.itemItem(train, items: 4, neighbours: 1, shrink: shrink, threads: 2)
-        func w(_ c: Double, _ a: Double, _ b: Double) -> Float { Float(c / ((a * b).squareRoot() + shrink)) }
-        // Each item keeps its single best neighbour.
-        #expect(table.offsets == [0, 1, 2, 3, 3])
-        #expect(table.columns == [1, 0, 1])
-        let expected = [w(2, 2, 3), w(2, 3, 2), w(2, 2, 3)]  // 1 -> 0 and 1 -> 2 tie: the lower row
-        for (got, want) in zip(table.values, expected) { #expect(abs(got - want) < 1e-6) }
-        let all = ItemKNN.itemItem(train, items: 4, neighbours: 3, shrink: shrink, threads: 1)
+        let train = CSRHistories(rows: [[0, 1], [0, 1, 2], [1, 2], [3], [1], [1], [1]])
+        let degree = [2.0, 6, 2, 1]
+        func w(_ t: Double, _ i: Int, _ j: Int, _ beta: Double) -> Float {
+            Float(t / (degree[i].squareRoot() * pow(degree[j], beta)))
+        }
+        let (t01, t02, t12) = (5.0 / 6, 1.0 / 3, 5.0 / 6)
+        // beta 0: the most shared users win; 1 -> 0 and 1 -> 2 tie, the lower item is kept.
+        let popular = ItemKNN.itemItem(train, items: 4, neighbours: 1, popularityExponent: 0, threads: 2)
+        #expect(popular.offsets == [0, 1, 2, 3, 3])
+        #expect(popular.columns == [1, 0, 1])
+        for (got, want) in zip(popular.values, [w(t01, 0, 1, 0), w(t01, 1, 0, 0), w(t12, 2, 1, 0)]) {
+            #expect(abs(got - want) < 1e-6)
+        }
+        // beta 1: item 1's popularity (6) outweighs its shared users for items 0 and 2.
+        let penalised = ItemKNN.itemItem(train, items: 4, neighbours: 1, popularityExponent: 1, threads: 2)
+        #expect(penalised.columns == [2, 0, 0])
+        for (got, want) in zip(penalised.values, [w(t02, 0, 2, 1), w(t01, 1, 0, 1), w(t02, 2, 0, 1)]) {
+            #expect(abs(got - want) < 1e-6)
+        }
+        let all = ItemKNN.itemItem(train, items: 4, neighbours: 3, popularityExponent: 1, threads: 1)
+        #expect(all.offsets == [0, 2, 4, 6, 6])
         #expect(all.columns == [1, 2, 0, 2, 0, 1])
-        #expect(abs(all.values[1] - w(1, 2, 2)) < 1e-6)
+        for (got, want) in zip(all.values, [w(t01, 0, 1, 1), w(t02, 0, 2, 1), w(t01, 1, 0, 1), w(t12, 1, 2, 1),
+                                            w(t02, 2, 0, 1), w(t12, 2, 1, 1)]) {
+            #expect(abs(got - want) < 1e-6)
+        }
     }
 
     @Test func aTrainedModelWithTheSparsePriorServesWhatValidationChose() throws {
@@ -345,9 +363,36 @@ let builtLibrary: String = {
         let result = try Trainer(dataset: dataset, hyperparameters: h).train()
         #expect(result.parameters.itemItemSparse != nil && result.parameters.itemItem == nil)
         #expect(result.parameters.hyperparameters.itemItemPrior == .knn)
+        // The table is the one of the beta validation chose, which the file records.
+        let beta = result.parameters.hyperparameters.knnPopularityExponent
+        #expect(ItemKNN.popularityExponents.contains(beta))
+        #expect(result.parameters.itemItemSparse == ItemKNN.itemItem(dataset.train, items: dataset.itemCount, neighbours: 20,
+                                                                     popularityExponent: beta, threads: 1))
         let served = try Evaluation.evaluate(try Model(result.parameters), on: dataset, split: .valid)
         #expect(abs(served.recall20 - result.finalValidation.recall20) < 2e-3)
         #expect(result.finalValidation.recall20 >= result.bestValidation.recall20)
+    }
+}
+
+@Suite struct PriorChoiceTests {
+    /// `auto` within the dense limit mixes EASE and kNN into the same C-Net and keeps the
+    /// better on validation: what training with each prior alone reaches, the better of them
+    /// (the same seed gives the same C-Net).
+    @Test func autoKeepsTheBetterMixtureOfEASEAndKNN() throws {
+        var (dataset, h) = TrainerTests.smallRun(epochs: 2)
+        var results: [Hyperparameters.ItemItemPrior: TrainingResult] = [:]
+        for kind in [Hyperparameters.ItemItemPrior.ease, .knn, .auto] {
+            h.itemItemPrior = kind
+            results[kind] = try Trainer(dataset: dataset, hyperparameters: h).train()
+        }
+        let (ease, knn, auto) = (try #require(results[.ease]), try #require(results[.knn]), try #require(results[.auto]))
+        #expect(ease.finalValidation.recall20 != knn.finalValidation.recall20, "the test needs priors that differ")
+        let better = knn.finalValidation.recall20 > ease.finalValidation.recall20 ? knn : ease
+        #expect(auto.finalValidation == better.finalValidation)
+        #expect(auto.parameters.hyperparameters == better.parameters.hyperparameters)  // the kind it kept, not auto
+        #expect(auto.parameters.itemItem == better.parameters.itemItem)
+        #expect(auto.parameters.itemItemSparse == better.parameters.itemItemSparse)
+        #expect(auto.notes.count == 2, "one line per prior tried: \(auto.notes)")
     }
 }
 

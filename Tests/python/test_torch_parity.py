@@ -82,7 +82,7 @@ def tiny(tmp_path_factory):
 def swift_model(tiny, tmp_path_factory):
     path = tmp_path_factory.mktemp("swift") / "swift.h5"
     torch_support.cli("train", "--data", tiny, "--out", path, "--hidden", 32, "--svd-rank", 8, "--film-hidden", 16,
-                      "--epochs", 2)
+                      "--epochs", 2, "--item-item", "ease")
     return path
 
 
@@ -93,13 +93,14 @@ def test_swift_trained_model_parity(swift_model):
         check_parity(model, library, parity_cases(model))
 
 
-@pytest.mark.parametrize("prior", ["ease", "none"])
+@pytest.mark.parametrize("prior", ["ease", "knn", "none"])
 def test_torch_trained_model_parity(tiny, tmp_path, prior):
     data = lt.Dataset.from_mmrec(tiny)
     h = lt.Hyperparameters(hidden_size=32, svd_rank=8, film_hidden_size=16, max_epochs=2, batch_size=100,
                            item_item_prior=prior, seed=7)
     model = lt.Trainer(data, h).fit().model
     assert (model.item_item is not None) == (prior == "ease")
+    assert (model.item_item_sparse is not None) == (prior == "knn")
     lt.export(model, tmp_path / "torch.h5")
     with ld4mrec.Model(tmp_path / "torch.h5") as library:
         check_parity(model, library, parity_cases(model))

@@ -90,16 +90,19 @@ def test_ease_matches_the_closed_form():
 
 
 def test_knn_prior_matches_its_formula_and_the_swift_trainer(tiny, tiny_data, tmp_path):
-    """The sparse prior: every kept weight is |U_i and U_j| / (sqrt(deg_i deg_j) + shrink)
-    (NumPy, by hand), each row keeps its best neighbours, and the Swift CLI's table is the
-    same table."""
+    """The sparse prior: every kept weight is sum over shared users of 1 / |I_u|, divided
+    by sqrt(deg_i) deg_j^beta (NumPy, by hand), each row keeps its best neighbours, and the
+    Swift CLI's table is the same table."""
     x = dense(tiny_data.train, tiny_data.n_items)
-    together, degree = x.T @ x, x.sum(axis=0)
-    prior = signals.knn(tiny_data.train, tiny_data.n_items, neighbours=7, shrink=3.0)
+    together = x.T @ (x / np.maximum(x.sum(axis=1, keepdims=True), 1))
+    degree = x.sum(axis=0)
+    beta = 0.3
+    prior = signals.knn(tiny_data.train, tiny_data.n_items, neighbours=7, popularity_exponent=beta)
     offsets, columns, values = lt.model.sparse_tables(prior)
     for i in range(tiny_data.n_items):
         row = slice(offsets[i], offsets[i + 1])
-        weights = together[i] / (np.sqrt(degree[i] * degree) + 3.0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # items without users: no neighbours
+            weights = together[i] / (np.sqrt(degree[i]) * degree ** beta)
         weights[i] = 0
         candidates = np.nonzero((together[i] > 0) & (np.arange(len(weights)) != i))[0]
         assert offsets[i + 1] - offsets[i] == min(7, candidates.size)
@@ -108,7 +111,7 @@ def test_knn_prior_matches_its_formula_and_the_swift_trainer(tiny, tiny_data, tm
             assert weights[columns[row]].min() >= np.sort(weights[candidates])[-7] - 1e-7
     torch_support.cli("train", "--data", tiny, "--out", tmp_path / "knn.h5", "--hidden", 16, "--svd-rank", 4,
                       "--film-hidden", 8, "--epochs", 1, "--item-item", "knn", "--item-item-neighbours", 7,
-                      "--knn-shrink", 3)
+                      "--knn-popularity-exponent", beta, "--choose-knn-popularity-exponent=false")
     swift = lt.load(tmp_path / "knn.h5")
     s_offsets, s_columns, s_values = lt.model.sparse_tables(swift.item_item_sparse)
     np.testing.assert_array_equal(s_offsets, offsets)
@@ -403,6 +406,52 @@ def test_ease_lambda_search(tiny_data):
     tried = {k: recall(signals.ease_candidate(k, 50)) for k in range(-2, 5)}
     assert recall(chosen) >= max(tried.values()) - 1e-9
     assert chosen != 50 or tried[0] >= max(tried.values()) - 1e-9
+
+
+def test_knn_popularity_exponent_search(tiny, tiny_data, tmp_path):
+    """Both trainers choose the kNN prior's beta where a NumPy reference of the prior alone
+    has its best validation Recall@20."""
+    from ld4mrec.torch import signals
+    h = lt.Hyperparameters(**SMALL, max_epochs=1, item_item_prior="knn", item_item_neighbours=10)
+    _, torch_beta = lt.Trainer(tiny_data, h)._chosen_knn()
+    torch_support.cli("train", "--data", tiny, "--out", tmp_path / "knn.h5", "--hidden", 16, "--svd-rank", 4,
+                      "--film-hidden", 8, "--epochs", 1, "--item-item", "knn", "--item-item-neighbours", 10)
+    with h5py.File(tmp_path / "knn.h5") as f:
+        swift_beta = float(f.attrs["knn_popularity_exponent"])
+        assert f.attrs["choose_knn_popularity_exponent"] == 1
+
+    x, held = dense(tiny_data.train, tiny_data.n_items), dense(tiny_data.valid, tiny_data.n_items)
+    users = held.sum(1) > 0
+    together = x.T @ (x / np.maximum(x.sum(axis=1, keepdims=True), 1))
+    np.fill_diagonal(together, 0)
+    degree = x.sum(axis=0)
+
+    def recall(beta):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.nan_to_num(together / (np.sqrt(degree)[:, None] * degree[None, :] ** beta))
+        order = np.argsort(-w, axis=1, kind="stable")
+        np.put_along_axis(w, order[:, 10:], 0, axis=1)      # each row's 10 best
+        scores = np.where(x > 0, -np.inf, x @ w)[users]
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :20]
+        return np.mean(np.take_along_axis(held[users], top, 1).sum(1) / held[users].sum(1))
+    tried = {beta: recall(beta) for beta in signals.KNN_POPULARITY_EXPONENTS}
+    assert max(tried.values()) > min(tried.values())   # beta matters on this data
+    for chosen in (torch_beta, swift_beta):
+        assert chosen in tried and tried[chosen] >= max(tried.values()) - 1e-9, (chosen, tried)
+
+
+def test_auto_keeps_the_better_mixture_of_ease_and_knn(tiny_data):
+    """As the Swift trainer: `auto` mixes both priors into the same C-Net (same seed) and
+    keeps the better on validation, what training with that prior alone gives."""
+    results = {kind: lt.Trainer(tiny_data, lt.Hyperparameters(**SMALL, max_epochs=1, item_item_prior=kind, seed=3)).fit()
+               for kind in ("ease", "knn", "auto")}
+    ease, knn, auto = results["ease"], results["knn"], results["auto"]
+    assert ease.final_validation.recall20 != knn.final_validation.recall20, "the test needs priors that differ"
+    better = knn if knn.final_validation.recall20 > ease.final_validation.recall20 else ease
+    assert auto.final_validation == better.final_validation
+    assert auto.model.hyperparameters == better.model.hyperparameters   # the kind it kept, not auto
+    assert (auto.model.item_item_sparse is not None) == (better is knn)
+    assert len(auto.notes) == 2, auto.notes
 
 
 def test_load_export_round_trip(make_model, tmp_path):

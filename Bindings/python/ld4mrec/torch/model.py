@@ -54,16 +54,17 @@ class Hyperparameters:
     feature_standardization: str = "training-items"
     seed: int = 0
     # The item-item prior (docs/MODEL.md, "The item-item prior").
-    item_item_prior: str = "auto"   # ease up to ITEM_ITEM_MAX_ITEMS items, knn above
+    item_item_prior: str = "auto"   # ease and knn up to ITEM_ITEM_MAX_ITEMS items (the better mixture), knn above
     ease_lambda: float = 50.0
     choose_ease_lambda: bool = True  # search lambda on validation around ease_lambda
     ensemble_weight: Optional[float] = None
     item_item_neighbours: int = 100  # the kNN prior's neighbours per item
-    knn_shrink: float = 10.0
+    knn_popularity_exponent: float = 0.5  # beta of the kNN prior: the target's popularity divides to this power
+    choose_knn_popularity_exponent: bool = True  # search beta on validation among 0, 0.1, ..., 1
 
     ARCHITECTURE = ("hidden_size", "svd_rank", "step_embedding_size", "n_blocks",
                     "film_hidden_size", "leaky_relu_slope")
-    ITEM_ITEM_MAX_ITEMS = 16384  # the trainer skips the prior above this many items
+    ITEM_ITEM_MAX_ITEMS = 16384  # the dense prior (EASE) is not built above this many items
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
@@ -104,8 +105,8 @@ class Hyperparameters:
              f"item_item_prior must be 'none', 'ease', 'knn' or 'auto', got {self.item_item_prior!r}"),
             (1 <= self.item_item_neighbours <= 1 << 16,
              f"item_item_neighbours must be in 1 ... 65536, got {self.item_item_neighbours}"),
-            (self.knn_shrink >= 0 and math.isfinite(self.knn_shrink),
-             f"knn_shrink must be non-negative, got {self.knn_shrink}"),
+            (0 <= self.knn_popularity_exponent <= 4,
+             f"knn_popularity_exponent must be in [0, 4], got {self.knn_popularity_exponent}"),
             (self.ease_lambda > 0 and math.isfinite(self.ease_lambda),
              f"ease_lambda must be positive, got {self.ease_lambda}"),
             (self.ensemble_weight is None or 0 <= self.ensemble_weight <= 1,

@@ -11,7 +11,8 @@ import warnings
 import numpy as np
 import torch
 
-__all__ = ["training_matrix", "item_degrees", "randomized_svd", "standardize_features", "gram", "ease", "ease_candidate"]
+__all__ = ["training_matrix", "item_degrees", "randomized_svd", "standardize_features", "gram", "ease", "ease_candidate",
+           "knn", "KNN_POPULARITY_EXPONENTS"]
 
 _SVD_SEED_TAG = 0x5EED5D  # the Swift side also derives the sketch's seed as seed ^ 0x5EED5D
 
@@ -109,22 +110,29 @@ def ease_candidate(k, around):
     return scale
 
 
-def knn(histories, n_items, neighbours, shrink):
+KNN_POPULARITY_EXPONENTS = [i / 10 for i in range(11)]  # the ones the trainers try, as ItemKNN.swift
+
+
+def knn(histories, n_items, neighbours, popularity_exponent):
     """The sparse prior of catalogues too large for EASE (docs/MODEL.md): each item's
-    `neighbours` most similar items by shrunk cosine similarity of their training users,
-    w_ij = |U_i and U_j| / (sqrt(deg_i deg_j) + shrink), ties to the lower item; a coalesced
-    COO tensor (n_items, n_items), row j = what history item j adds to its neighbours."""
+    `neighbours` most similar items by w_ij = sum over u in U_i and U_j of 1 / |I_u|,
+    divided by sqrt(deg_i) deg_j^beta (beta = `popularity_exponent`), ties to the lower
+    item; a coalesced COO tensor (n_items, n_items), row i = what history item i adds to
+    its neighbours."""
     r = training_matrix(histories, n_items)
+    user_weight = 1 / torch.clamp(histories.lengths.cpu().double(), min=1)
+    weighted = torch.sparse_coo_tensor(r.indices(), user_weight[r.indices()[0]], r.shape,
+                                       check_invariants=True).coalesce()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        together = torch.sparse.mm(r.t().coalesce(), r).coalesce()
+        together = torch.sparse.mm(r.t().coalesce(), weighted).coalesce()
     rows, cols = together.indices()
     counts = together.values()
     off_diagonal = rows != cols
     rows, cols, counts = rows[off_diagonal], cols[off_diagonal], counts[off_diagonal]
     degree = torch.zeros(n_items, dtype=torch.float64).index_add_(0, histories.items.cpu(),
                                                                   torch.ones(histories.items.numel(), dtype=torch.float64))
-    weight = counts.double() / (torch.sqrt(degree[rows] * degree[cols]) + shrink)
+    weight = counts / (torch.sqrt(degree[rows]) * degree[cols] ** popularity_exponent)
     weight = weight.float()
     # Within each row: by weight (descending), ties by column (ascending); keep the first ones.
     order = torch.argsort(cols, stable=True)

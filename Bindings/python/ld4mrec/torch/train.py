@@ -62,7 +62,15 @@ def _parser():
                    default=d.conditions_from_dropped_history)
     t.add_argument("--weight-decay", type=float, default=d.weight_decay)
     t.add_argument("--feature-standardization", choices=("training-items", "none"), default=d.feature_standardization)
-    t.add_argument("--item-item", choices=("ease", "none"), default=d.item_item_prior)
+    t.add_argument("--item-item", choices=("auto", "ease", "knn", "none"), default=d.item_item_prior,
+                   help="the prior: dense EASE, sparse kNN, or auto (EASE up to 16,384 items, kNN above)")
+    t.add_argument("--item-item-neighbours", type=int, default=d.item_item_neighbours,
+                   help="neighbours per item of the kNN prior")
+    t.add_argument("--knn-popularity-exponent", type=float, default=d.knn_popularity_exponent,
+                   help="the kNN prior's beta, or its value when not chosen on validation")
+    t.add_argument("--choose-knn-popularity-exponent", action=argparse.BooleanOptionalAction,
+                   default=d.choose_knn_popularity_exponent,
+                   help="choose the kNN prior's beta on validation among 0, 0.1, ..., 1 (default: yes)")
     t.add_argument("--ease-lambda", type=float, default=d.ease_lambda,
                    help="EASE's lambda, or the centre of its search on validation")
     t.add_argument("--choose-ease-lambda", action=argparse.BooleanOptionalAction, default=d.choose_ease_lambda,
@@ -89,7 +97,9 @@ def _hyperparameters(args, base):
         conditions_from_dropped_history=args.conditions_from_dropped_history, weight_decay=args.weight_decay,
         svd_oversamples=args.svd_oversamples, svd_power_iterations=args.svd_power_iterations,
         feature_standardization=args.feature_standardization, seed=args.seed, item_item_prior=args.item_item,
-        ease_lambda=args.ease_lambda, choose_ease_lambda=args.choose_ease_lambda, ensemble_weight=args.ensemble_weight)
+        ease_lambda=args.ease_lambda, choose_ease_lambda=args.choose_ease_lambda, ensemble_weight=args.ensemble_weight,
+        item_item_neighbours=args.item_item_neighbours, knn_popularity_exponent=args.knn_popularity_exponent,
+        choose_knn_popularity_exponent=args.choose_knn_popularity_exponent)
 
 
 def main(argv=None):

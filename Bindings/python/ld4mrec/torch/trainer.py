@@ -92,6 +92,16 @@ def _ranking_sums(scores, train, held_out):
     return torch.stack(sums + [counts.new_tensor(len(counts))])
 
 
+def _sparse_prior_scores(history, prior):
+    """Each history's sum of its items' rows of a sparse prior, dense (users x items)."""
+    rows = history.row_of_item()
+    x = torch.sparse_coo_tensor(torch.stack([rows, history.items]), torch.ones(rows.numel(), device=rows.device),
+                                (len(history), prior.shape[1]), check_invariants=True)
+    with warnings.catch_warnings():  # sparse x sparse goes through CSR, which torch calls beta
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse.mm(x, prior.to(rows.device)).to_dense()
+
+
 def _metrics(sums):
     users = int(sums[4])
     if users == 0:
@@ -463,70 +473,85 @@ class Trainer:
 
     # ---- the item-item prior (MODEL.md, "The item-item prior")
 
+    def _candidate_priors(self):
+        """The priors to mix, as the Swift trainer (BuiltPrior.all): [(kind, table, the
+        hyperparameters chosen with it)]; `auto` within the dense limit gives EASE and kNN,
+        of which mixing keeps the better on validation. A model that came with a prior
+        keeps it."""
+        h, n = self.hyperparameters, self.dataset.n_items
+        if h.item_item_prior == "none":
+            return []
+        if self._prior is not None:
+            return [("knn" if self._prior.is_sparse else "ease", self._prior, {})]
+        dense_fits = n <= Hyperparameters.ITEM_ITEM_MAX_ITEMS
+        kinds = {"auto": ["ease", "knn"] if dense_fits else ["knn"], "ease": ["ease"], "knn": ["knn"]}[h.item_item_prior]
+        if kinds == ["ease"] and not dense_fits:
+            self.notes.append(f"EASE needs {n}^2 floats: the prior is kNN instead "
+                              f"(above {Hyperparameters.ITEM_ITEM_MAX_ITEMS} items)")
+            kinds = ["knn"]
+        priors = []
+        for kind in kinds:
+            if kind == "ease" and h.choose_ease_lambda:
+                prior, lam = self._chosen_ease()
+                priors.append(("ease", prior, {"ease_lambda": lam}))
+            elif kind == "ease":
+                priors.append(("ease", signals.ease(self.dataset.train, n, h.ease_lambda), {}))
+            elif h.choose_knn_popularity_exponent:
+                prior, beta = self._chosen_knn()
+                priors.append(("knn", prior, {"knn_popularity_exponent": beta}))
+            else:
+                priors.append(("knn", signals.knn(self.dataset.train, n, h.item_item_neighbours,
+                                                  h.knn_popularity_exponent), {}))
+        return priors
+
     @torch.inference_mode()
     def _mix_item_item(self, cnet_validation):
         """score = w / sd_cnet xhat0 + (1 - w) / sd_prior x_in B, the standard deviations over
         the validation users' score matrices, w fixed or chosen on validation Recall@20
-        among 0, 0.05, ..., 1 (the first best)."""
+        among 0, 0.05, ..., 1 (the first best); with two priors, the better mixture (the
+        first on a tie)."""
         h, model = self.hyperparameters, self.model
-        prior = self._prior
-        kind = h.item_item_prior
-        if kind == "auto":
-            kind = "ease" if self.dataset.n_items <= Hyperparameters.ITEM_ITEM_MAX_ITEMS else "knn"
-        if kind == "ease" and self.dataset.n_items > Hyperparameters.ITEM_ITEM_MAX_ITEMS:
-            self.notes.append(f"EASE needs {self.dataset.n_items}^2 floats: the prior is kNN instead "
-                              f"(above {Hyperparameters.ITEM_ITEM_MAX_ITEMS} items)")
-            kind = "knn"
-        if prior is not None and kind != "none":
-            kind = "knn" if prior.is_sparse else "ease"
-        if prior is None and kind == "ease":
-            if h.choose_ease_lambda:
-                prior, lam = self._chosen_ease()
-                self.hyperparameters = model.hyperparameters = h = h.replace(ease_lambda=lam)
-            else:
-                prior = signals.ease(self.dataset.train, self.dataset.n_items, h.ease_lambda)
-        elif prior is None and kind == "knn":
-            prior = signals.knn(self.dataset.train, self.dataset.n_items, h.item_item_neighbours, h.knn_shrink)
-        if kind == "none" or prior is None:
-            self.hyperparameters = model.hyperparameters = h.replace(item_item_prior="none", ensemble_weight=None)
-            return cnet_validation
-        prior = prior.to(self.device)
+        priors = self._candidate_priors()
         valid = self.dataset.valid.to(self.device)
         users = torch.nonzero(valid.lengths > 0).reshape(-1)
-        if users.numel() == 0:
+        if priors and users.numel() == 0:
             self.notes.append("item-item prior skipped: no validation interactions to choose its weight on")
+        if not priors or users.numel() == 0:
             self.hyperparameters = model.hyperparameters = h.replace(item_item_prior="none", ensemble_weight=None)
             return cnet_validation
-        history = self._train.select(users)
+        history, held = self._train.select(users), valid.select(users)
         cnet = torch.cat([model.scores(self._train.select(chunk), chunk) for chunk in users.split(512)])
-        if prior.is_sparse:
-            rows = history.row_of_item()
-            x = torch.sparse_coo_tensor(torch.stack([rows, history.items]), torch.ones(rows.numel(), device=rows.device),
-                                        (len(history), self.dataset.n_items), check_invariants=True)
-            with warnings.catch_warnings():  # sparse x sparse goes through CSR, which torch calls beta
-                warnings.simplefilter("ignore", UserWarning)
-                prior_scores = torch.sparse.mm(x, prior).to_dense()
-        else:
-            prior_scores = F.embedding_bag(history.items, prior, history.offsets, mode="sum", include_last_offset=True)
         sd_cnet = max(float(cnet.double().std(unbiased=False)), 1e-12)
-        sd_prior = max(float(prior_scores.double().std(unbiased=False)), 1e-12)
         candidates = [h.ensemble_weight] if h.ensemble_weight is not None else [i / 20 for i in range(21)]
-        held = valid.select(users)
-        best = (1.0, Metrics(recall20=-1.0))
-        for w in candidates:
-            a, b = np.float32(w / sd_cnet), np.float32((1 - w) / sd_prior)
-            metrics = _metrics(_ranking_sums(cnet * float(a) + prior_scores * float(b), history, held))
-            if metrics.recall20 > best[1].recall20:
-                best = (w, metrics)
-        w = best[0]
-        if prior.is_sparse:
-            model.item_item, model.item_item_sparse = None, prior
+        best = None
+        for kind, prior, chosen in priors:
+            prior = prior.to(self.device)
+            if prior.is_sparse:
+                prior_scores = _sparse_prior_scores(history, prior)
+            else:
+                prior_scores = F.embedding_bag(history.items, prior, history.offsets, mode="sum", include_last_offset=True)
+            sd_prior = max(float(prior_scores.double().std(unbiased=False)), 1e-12)
+            mixture = (1.0, Metrics(recall20=-1.0))
+            for w in candidates:
+                a, b = np.float32(w / sd_cnet), np.float32((1 - w) / sd_prior)
+                metrics = _metrics(_ranking_sums(cnet * float(a) + prior_scores * float(b), history, held))
+                if metrics.recall20 > mixture[1].recall20:
+                    mixture = (w, metrics)
+            if len(priors) > 1:
+                self.notes.append(f"{kind} {chosen} mixed with C-Net weight {mixture[0]}: "
+                                  f"validation recall@20 {mixture[1].recall20:.4f}")
+            if best is None or mixture[1].recall20 > best["metrics"].recall20:
+                best = dict(kind=kind, prior=prior, chosen=chosen, w=mixture[0], sd_prior=sd_prior, metrics=mixture[1])
+        w = best["w"]
+        if best["prior"].is_sparse:
+            model.item_item, model.item_item_sparse = None, best["prior"]
         else:
-            model.item_item, model.item_item_sparse = prior, None
+            model.item_item, model.item_item_sparse = best["prior"], None
         model.score_scale_cnet.fill_(float(np.float32(w / sd_cnet)))
-        model.score_scale_item_item.fill_(float(np.float32((1 - w) / sd_prior)))
-        self.hyperparameters = model.hyperparameters = h.replace(item_item_prior=kind, ensemble_weight=w)
-        return best[1]
+        model.score_scale_item_item.fill_(float(np.float32((1 - w) / best["sd_prior"])))
+        self.hyperparameters = model.hyperparameters = h.replace(item_item_prior=best["kind"], ensemble_weight=w,
+                                                                 **best["chosen"])
+        return best["metrics"]
 
     def _chosen_ease(self):
         """EASE with lambda chosen on validation Recall@20 of EASE alone, as the Swift
@@ -559,6 +584,23 @@ class Trainer:
             if (candidate := tried(lowest))[2] > best[2]:
                 best = candidate
         return best[0], signals.ease_candidate(best[1], h.ease_lambda)
+
+    def _chosen_knn(self):
+        """The kNN prior with beta chosen on validation Recall@20 of the prior alone, as the
+        Swift trainer (ItemKNN.chosen): the first best of signals.KNN_POPULARITY_EXPONENTS."""
+        h, n = self.hyperparameters, self.dataset.n_items
+        train = self.dataset.train
+        users = torch.nonzero(self.dataset.valid.lengths > 0).reshape(-1)
+        if users.numel() == 0:
+            return signals.knn(train, n, h.item_item_neighbours, h.knn_popularity_exponent), h.knn_popularity_exponent
+        history, held = train.select(users), self.dataset.valid.select(users)
+        best = (None, h.knn_popularity_exponent, -1.0)
+        for beta in signals.KNN_POPULARITY_EXPONENTS:
+            prior = signals.knn(train, n, h.item_item_neighbours, beta)
+            recall = _metrics(_ranking_sums(_sparse_prior_scores(history, prior), history, held)).recall20
+            if recall > best[2]:
+                best = (prior, beta, recall)
+        return best[0], best[1]
 
     # ---- checkpoints
 
