@@ -67,6 +67,18 @@ struct HeldOutSplit {
         heldOut = users.map { Set(rows.row($0).map { Int64($0) }) }
     }
 
+    private init(_ dataset: Dataset, users: [Int], heldOut: [Set<Int64>]) {
+        (self.dataset, self.users, self.heldOut) = (dataset, users, heldOut)
+    }
+
+    /// Every s-th user, s the smallest stride leaving at most `count` (all of them when
+    /// there are no more).
+    func sample(atMost count: Int) -> HeldOutSplit {
+        let stride = max(1, (users.count + count - 1) / max(1, count))
+        let picked = Swift.stride(from: 0, to: users.count, by: stride)
+        return HeldOutSplit(dataset, users: picked.map { users[$0] }, heldOut: picked.map { heldOut[$0] })
+    }
+
     /// Each user's training history, as the model's queries (ids are rows). With
     /// `maskingValidation`, the user's validation items are never recommended either
     /// (DiffRec's protocol for the test split).

@@ -356,6 +356,20 @@ let builtLibrary: String = {
         }
     }
 
+    /// The choice of beta ranks at most `choiceUsers` validation users: every s-th.
+    @Test func aSampleOfValidationUsersTakesEverySthUser() {
+        let (dataset, _) = TrainerTests.smallRun(epochs: 1)
+        let all = HeldOutSplit(dataset, .valid)
+        #expect(all.users.count > 100)
+        #expect(all.sample(atMost: all.users.count).users == all.users)
+        let sample = all.sample(atMost: 10)
+        let s = (all.users.count + 9) / 10
+        #expect(sample.users.count <= 10 && sample.users.count > 10 - s)
+        for (k, user) in sample.users.enumerated() {
+            #expect(user == all.users[k * s] && sample.heldOut[k] == all.heldOut[k * s])
+        }
+    }
+
     @Test func aTrainedModelWithTheSparsePriorServesWhatValidationChose() throws {
         var (dataset, h) = TrainerTests.smallRun(epochs: 2)
         h.itemItemPrior = .knn

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 __all__ = ["training_matrix", "item_degrees", "randomized_svd", "standardize_features", "gram", "ease", "ease_candidate",
-           "knn", "KNN_POPULARITY_EXPONENTS"]
+           "knn", "KNN_POPULARITY_EXPONENTS", "KNN_CHOICE_USERS"]
 
 _SVD_SEED_TAG = 0x5EED5D  # the Swift side also derives the sketch's seed as seed ^ 0x5EED5D
 
@@ -111,6 +111,7 @@ def ease_candidate(k, around):
 
 
 KNN_POPULARITY_EXPONENTS = [i / 10 for i in range(11)]  # the ones the trainers try, as ItemKNN.swift
+KNN_CHOICE_USERS = 10_000  # validation users the choice ranks at most (every s-th beyond)
 
 
 def knn(histories, n_items, neighbours, popularity_exponent):

@@ -593,6 +593,8 @@ class Trainer:
         users = torch.nonzero(self.dataset.valid.lengths > 0).reshape(-1)
         if users.numel() == 0:
             return signals.knn(train, n, h.item_item_neighbours, h.knn_popularity_exponent), h.knn_popularity_exponent
+        stride = -(-users.numel() // signals.KNN_CHOICE_USERS)  # every s-th user, as ItemKNN.chosen
+        users = users[::stride]
         history, held = train.select(users), self.dataset.valid.select(users)
         best = (None, h.knn_popularity_exponent, -1.0)
         for beta in signals.KNN_POPULARITY_EXPONENTS:
