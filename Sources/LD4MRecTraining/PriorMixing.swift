@@ -37,8 +37,8 @@ extension Trainer {
                 body(start, count)
             }
         }
-        var best: (parameters: ModelParameters, metrics: RankingMetrics)?
-        for prior in priors {
+        /// The prior's mixture with the best validation Recall@20: its scales and metrics.
+        func mixture(with prior: BuiltPrior) throws -> (weight: Double, scales: (cnet: Float, prior: Float), metrics: RankingMetrics) {
             var (cnetMoments, priorMoments) = (Moments(), Moments())
             try forEachChunk(prior) { _, count in
                 cnetMoments.add(cnetScores, count * n)
@@ -62,20 +62,26 @@ extension Trainer {
                     }
                 }
             }
-            var chosen = (weight: 1.0, metrics: RankingMetrics(recall20: -1))
+            var best = (weight: 1.0, metrics: RankingMetrics(recall20: -1))
             for (c, w) in candidates.enumerated() {
                 let metrics = validation.metrics(rankings[c])
-                if metrics.recall20 > chosen.metrics.recall20 { chosen = (w, metrics) }
+                if metrics.recall20 > best.metrics.recall20 { best = (w, metrics) }
             }
+            return (best.weight, mixed(best.weight), best.metrics)
+        }
+
+        var best: (parameters: ModelParameters, metrics: RankingMetrics)?
+        for prior in priors {
+            let mix = try mixture(with: prior)
             if priors.count > 1 {
-                let recall = (chosen.metrics.recall20 * 1e4).rounded() / 1e4
-                notes.append("\(prior.description) mixed with C-Net weight \(chosen.weight): validation recall@20 \(recall)")
+                let recall = (mix.metrics.recall20 * 1e4).rounded() / 1e4
+                notes.append("\(prior.description) mixed with C-Net weight \(mix.weight): validation recall@20 \(recall)")
             }
-            if let best, best.metrics.recall20 >= chosen.metrics.recall20 { continue }
+            if let best, best.metrics.recall20 >= mix.metrics.recall20 { continue }
             var result = prior.installed(in: cnet)
-            (result.cnetScale, result.itemItemScale) = mixed(chosen.weight)
-            result.hyperparameters.ensembleWeight = chosen.weight
-            best = (result, chosen.metrics)
+            (result.cnetScale, result.itemItemScale) = mix.scales
+            result.hyperparameters.ensembleWeight = mix.weight
+            best = (result, mix.metrics)
         }
         return best ?? (cnet.withoutItemItemPrior(), cnetValidation)
     }
