@@ -63,7 +63,8 @@ def _parser():
     t.add_argument("--weight-decay", type=float, default=d.weight_decay)
     t.add_argument("--feature-standardization", choices=("training-items", "none"), default=d.feature_standardization)
     t.add_argument("--item-item", choices=("auto", "ease", "knn", "none"), default=d.item_item_prior,
-                   help="the prior: dense EASE, sparse kNN, or auto (EASE up to 16,384 items, kNN above)")
+                   help="the prior: dense EASE, sparse kNN, or auto (both up to 16,384 items, the better "
+                        "mixture on validation kept; kNN above)")
     t.add_argument("--item-item-neighbours", type=int, default=d.item_item_neighbours,
                    help="neighbours per item of the kNN prior")
     t.add_argument("--knn-popularity-exponent", type=float, default=d.knn_popularity_exponent,
