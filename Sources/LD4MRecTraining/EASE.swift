@@ -65,21 +65,10 @@ enum EASE {
         let n = dataset.itemCount
         let gram = try gram(dataset.train, items: n)
         let validation = HeldOutSplit(dataset, .valid)
-        var row = [Float](repeating: 0, count: n)
         func tried(_ k: Int) throws -> (b: Matrix, k: Int, recall: Double) {
-            let b = try itemItem(gram: gram, items: n, lambda: candidate(k, around: lambda))
-            let rankings = b.values.withUnsafeBufferPointer { table in
-                validation.users.map { u -> [Int64] in
-                    row.withUnsafeMutableBufferPointer { scores in
-                        scores.update(repeating: 0)
-                        for item in dataset.train.row(u) {
-                            BLAS.axpy(1, table.baseAddress! + Int(item) * n, scores.baseAddress!, count: n)
-                        }
-                        return topK(scores.baseAddress!, count: n, k: 20, skipping: Array(dataset.train.row(u))).map { Int64($0.row) }
-                    }
-                }
-            }
-            return (b, k, validation.metrics(rankings).recall20)
+            let value = candidate(k, around: lambda)
+            let b = try itemItem(gram: gram, items: n, lambda: value)
+            return (b, k, BuiltPrior.ease(b, lambda: value).recallAlone(on: validation))
         }
         var lowest = -2, highest = 4
         var best = try tried(0)

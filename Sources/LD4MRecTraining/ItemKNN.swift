@@ -89,22 +89,10 @@ package enum ItemKNN {
     package static func chosen(_ dataset: Dataset, neighbours: Int, threads: Int) -> (SparseRows, Double) {
         let n = dataset.itemCount
         let validation = HeldOutSplit(dataset, .valid).sample(atMost: choiceUsers)
-        var scores = [Float](repeating: 0, count: n)
         var best = (table: SparseRows(cols: n, offsets: [], columns: [], values: []), beta: 0.0, recall: -1.0)
         for beta in popularityExponents {
             let table = itemItem(dataset.train, items: n, neighbours: neighbours, popularityExponent: beta, threads: threads)
-            let rankings = validation.users.map { u -> [Int64] in
-                scores.withUnsafeMutableBufferPointer { scores in
-                    scores.update(repeating: 0)
-                    for item in dataset.train.row(u) {
-                        for e in table.offsets[Int(item)] ..< table.offsets[Int(item) + 1] {
-                            scores[Int(table.columns[e])] += table.values[e]
-                        }
-                    }
-                    return topK(scores.baseAddress!, count: n, k: 20, skipping: Array(dataset.train.row(u))).map { Int64($0.row) }
-                }
-            }
-            let recall = validation.metrics(rankings).recall20
+            let recall = BuiltPrior.knn(table, popularityExponent: beta).recallAlone(on: validation)
             if recall > best.recall { best = (table, beta, recall) }
         }
         return (best.table, best.beta)

@@ -92,8 +92,11 @@ def _ranking_sums(scores, train, held_out):
     return torch.stack(sums + [counts.new_tensor(len(counts))])
 
 
-def _sparse_prior_scores(history, prior):
-    """Each history's sum of its items' rows of a sparse prior, dense (users x items)."""
+def _prior_scores(history, prior):
+    """Each history's sum of its items' rows of the prior (dense or sparse), dense
+    (users x items)."""
+    if not prior.is_sparse:
+        return F.embedding_bag(history.items, prior, history.offsets, mode="sum", include_last_offset=True)
     rows = history.row_of_item()
     x = torch.sparse_coo_tensor(torch.stack([rows, history.items]), torch.ones(rows.numel(), device=rows.device),
                                 (len(history), prior.shape[1]), check_invariants=True)
@@ -526,10 +529,7 @@ class Trainer:
         best = None
         for kind, prior, chosen in priors:
             prior = prior.to(self.device)
-            if prior.is_sparse:
-                prior_scores = _sparse_prior_scores(history, prior)
-            else:
-                prior_scores = F.embedding_bag(history.items, prior, history.offsets, mode="sum", include_last_offset=True)
+            prior_scores = _prior_scores(history, prior)
             sd_prior = max(float(prior_scores.double().std(unbiased=False)), 1e-12)
             mixture = (1.0, Metrics(recall20=-1.0))
             for w in candidates:
@@ -567,7 +567,7 @@ class Trainer:
 
         def tried(k):
             b = signals.ease(train, n, signals.ease_candidate(k, h.ease_lambda), gram_matrix=gram)
-            scores = F.embedding_bag(history.items, b, history.offsets, mode="sum", include_last_offset=True)
+            scores = _prior_scores(history, b)
             return b, k, _metrics(_ranking_sums(scores, history, held)).recall20
 
         lowest, highest = -2, 4
@@ -599,7 +599,7 @@ class Trainer:
         best = (None, h.knn_popularity_exponent, -1.0)
         for beta in signals.KNN_POPULARITY_EXPONENTS:
             prior = signals.knn(train, n, h.item_item_neighbours, beta)
-            recall = _metrics(_ranking_sums(_sparse_prior_scores(history, prior), history, held)).recall20
+            recall = _metrics(_ranking_sums(_prior_scores(history, prior), history, held)).recall20
             if recall > best[2]:
                 best = (prior, beta, recall)
         return best[0], best[1]
