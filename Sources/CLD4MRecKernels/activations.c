@@ -63,6 +63,22 @@ CLONES void ld4mrk_add(const float *b, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += b[i];
 }
 
+CLONES void ld4mrk_axpy(float alpha, const float *restrict x, float *restrict y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+/* The entries of a sparse row whose columns lie in [begin, end): a binary search to the
+ * first, then a scatter. Columns ascend and are unique, so no two updates meet. */
+CLONES void ld4mrk_add_sparse_row(const int32_t *restrict columns, const float *restrict values, size_t count,
+                                  int32_t begin, int32_t end, float *restrict y) {
+    size_t low = 0, high = count;
+    while (low < high) {
+        const size_t mid = (low + high) / 2;
+        if (columns[mid] < begin) low = mid + 1; else high = mid;
+    }
+    for (size_t e = low; e < count && columns[e] < end; e++) y[columns[e]] += values[e];
+}
+
 CLONES void ld4mrk_leaky_relu(float *x, size_t n, float slope) {
     for (size_t i = 0; i < n; i++) x[i] = x[i] < 0 ? x[i] * slope : x[i];
 }

@@ -30,8 +30,8 @@ package struct ConditionSignals: Sendable {
         svdItemFactors.values.withUnsafeBufferPointer { v in
             for item in items {
                 let factors = v.baseAddress! + Int(item) * k
-                BLAS.axpy(1, factors, first, count: k)
-                BLAS.axpy(inverseSqrtItemDegree[Int(item)], factors, second, count: k)
+                Kernels.axpy(1, factors, to: first, count: k)
+                Kernels.axpy(inverseSqrtItemDegree[Int(item)], factors, to: second, count: k)
             }
         }
         for j in 0 ..< k {
@@ -43,7 +43,7 @@ package struct ConditionSignals: Sendable {
             row.update(repeating: 0, count: dm)
             features[m].values.withUnsafeBufferPointer { f in
                 for item in items {
-                    BLAS.axpy(inverseSqrtItemDegree[Int(item)] * userScale, f.baseAddress! + Int(item) * dm, row, count: dm)
+                    Kernels.axpy(inverseSqrtItemDegree[Int(item)] * userScale, f.baseAddress! + Int(item) * dm, to: row, count: dm)
                 }
             }
         }

@@ -76,6 +76,20 @@ package enum Kernels {
         ld4mrk_add(b, y, count)
     }
 
+    /// y += alpha x.
+    @inline(__always)
+    package static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {
+        ld4mrk_axpy(alpha, x, y, count)
+    }
+
+    /// `y[columns[e]] += values[e]` for the entries whose column is in `range` (columns
+    /// ascending and unique: a row of a sparse table).
+    @inline(__always)
+    package static func addSparseRow(_ columns: UnsafePointer<Int32>, _ values: UnsafePointer<Float>, count: Int,
+                                     columns range: Range<Int>, to y: UnsafeMutablePointer<Float>) {
+        ld4mrk_add_sparse_row(columns, values, count, Int32(clamping: range.lowerBound), Int32(clamping: range.upperBound), y)
+    }
+
     /// x = x where x >= 0, slope x elsewhere.
     @inline(__always)
     package static func leakyReLU(_ x: UnsafeMutablePointer<Float>, count: Int, slope: Float) {

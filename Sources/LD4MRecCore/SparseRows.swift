@@ -17,6 +17,18 @@ public struct SparseRows: Sendable, Equatable {
     public var rows: Int { offsets.count - 1 }
     public var entries: Int { columns.count }
 
+    /// `y[c] += row r's value at c` for the row's columns c in `columns` (y indexed by
+    /// column: the entries of a score row).
+    package func addRow(_ r: Int, to y: UnsafeMutablePointer<Float>, columns range: Range<Int>) {
+        let (start, count) = (offsets[r], offsets[r + 1] - offsets[r])
+        columns.withUnsafeBufferPointer { columns in
+            values.withUnsafeBufferPointer { values in
+                Kernels.addSparseRow(columns.baseAddress! + start, values.baseAddress! + start, count: count,
+                                     columns: range, to: y)
+            }
+        }
+    }
+
     /// Checks the layout; messages name the tables under `group`.
     package func validate(rows expected: Int, group: String) throws {
         try CSRHistories.validate(offsets: offsets, entries: columns, rows: expected, itemCount: cols,

@@ -268,21 +268,4 @@ extension SparseRows {
         return low < offsets[r + 1] && columns[low] == c ? values[low] : 0
     }
 
-    /// `y[c] += row r's value at c` for the row's columns c in `columns` (y indexed by
-    /// column: the entries of a score row).
-    func addRow(_ r: Int, to y: UnsafeMutablePointer<Float>, columns: Range<Int>) {
-        var e = offsets[r]
-        let end = offsets[r + 1]
-        // The row's columns ascend: skip to the first one in range.
-        var (low, high) = (e, end)
-        while low < high {
-            let mid = (low + high) / 2
-            if Int(self.columns[mid]) < columns.lowerBound { low = mid + 1 } else { high = mid }
-        }
-        e = low
-        while e < end, Int(self.columns[e]) < columns.upperBound {
-            y[Int(self.columns[e])] += values[e]
-            e += 1
-        }
-    }
 }

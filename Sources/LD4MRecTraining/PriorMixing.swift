@@ -132,7 +132,7 @@ enum BuiltPrior {
         case .ease(let table, _):
             table.values.withUnsafeBufferPointer { BLAS.axpy(1, $0.baseAddress! + item * n, scores, count: n) }
         case .knn(let table, _):
-            for e in table.offsets[item] ..< table.offsets[item + 1] { scores[Int(table.columns[e])] += table.values[e] }
+            table.addRow(item, to: scores, columns: 0 ..< n)
         }
     }
 

@@ -37,6 +37,13 @@ LD4MREC_INTERNAL void ld4mrk_exp(float *x, size_t n);
 
 /* y += b; x = leaky_relu(x); out = a (1 - g) + c g; x = scale x + shift (n floats). */
 LD4MREC_INTERNAL void ld4mrk_add(const float *b, float *y, size_t n);
+/* y += alpha x over n floats: for the short rows (the condition signals' 100 to a few
+ * hundred) where cblas_saxpy's entry costs as much as the sum. */
+LD4MREC_INTERNAL void ld4mrk_axpy(float alpha, const float *x, float *y, size_t n);
+/* y[columns[e]] += values[e] for the e < count whose column is in [begin, end); columns
+ * ascending and unique (a row of the sparse item-item prior). */
+LD4MREC_INTERNAL void ld4mrk_add_sparse_row(const int32_t *columns, const float *values, size_t count, int32_t begin,
+                                            int32_t end, float *y);
 LD4MREC_INTERNAL void ld4mrk_leaky_relu(float *x, size_t n, float slope);
 LD4MREC_INTERNAL void ld4mrk_gate_mix(const float *a, const float *c, const float *g, float *out, size_t n);
 LD4MREC_INTERNAL void ld4mrk_film(const float *scale, const float *shift, float *x, size_t n);
