@@ -4,7 +4,12 @@ measured alongside (ld4mrec-benchmark). Prints markdown tables with the ratios a
 the raw figures as JSON.
 
     python3 benchmarks/peers.py --data ../shared/datasets/tiktok [--threads 2] [--repeats 200]
-        [--runs 3] [--skip-training] [--json results.json]
+        [--runs 3] [--skip-training] [--model tiktok.h5] [--json results.json]
+
+The serving rows use a synthetic model of TikTok's shape with the dense prior (the
+heavier prior, so the harder case for ld4mrec), or with --model a model file such as
+the default training's TikTok model (`ld4mrec train --data ../shared/datasets/tiktok`,
+which keeps the kNN prior there); the batch is the file's first 400 users either way.
 
 Every figure is the median of its repeats; each whole measurement is repeated --runs
 times and the median run is reported (the machine is shared: run it when it is quiet).
@@ -196,13 +201,17 @@ def main():
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--model", help="serve this model file instead of the synthetic one")
     parser.add_argument("--json", help="write every figure here")
     args = parser.parse_args()
 
     runs = []
     with tempfile.TemporaryDirectory() as folder:
-        model_path = Path(folder) / "tiktok-shape.h5"
-        synthesize(model_path)
+        if args.model:
+            model_path = Path(args.model).resolve()
+        else:
+            model_path = Path(folder) / "tiktok-shape.h5"
+            synthesize(model_path)
         for run in range(args.runs):
             print(f"run {run + 1} of {args.runs} ...", file=sys.stderr, flush=True)
             ours = library(model_path, args.data, args.threads, args.repeats, args.skip_training)
@@ -266,7 +275,7 @@ def main():
                  f"{interleaved['ld4mrec'] / interleaved['onnxruntime']:.2f}x",
                  f"{interleaved['ld4mrec'] / max(interleaved['torch'], interleaved['onnxruntime']):.2f}x the faster peer"])
     concurrency = pick(fp32 + ("concurrency", "ratio_to_cores_x_one"))
-    print(f"threads {args.threads}, OpenBLAS {runs[0]['ld4mrec']['openblas_kernels']} kernels, "
+    print(f"model {args.model or 'synthetic, TikTok shape, dense prior'}; threads {args.threads}, OpenBLAS {runs[0]['ld4mrec']['openblas_kernels']} kernels, "
           f"GEMM {pick(('ld4mrec', 'gemm_gflops')):.0f} GFLOP/s; median of {args.runs} runs")
     print(table(rows, ["measurement", "ld4mrec", "PyTorch", "ONNX Runtime", "vs PyTorch", "vs ONNX Runtime", "bound"]))
     print(f"\n8 threads calling recommend (1 thread per call): {concurrency:.2f} x (cores x one caller's throughput)")
