@@ -63,6 +63,10 @@ CLONES void ld4mrk_add(const float *b, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += b[i];
 }
 
+CLONES void ld4mrk_mul(const float *restrict b, float *restrict y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] *= b[i];
+}
+
 CLONES void ld4mrk_axpy(float alpha, const float *restrict x, float *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }

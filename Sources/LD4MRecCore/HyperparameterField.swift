@@ -162,8 +162,8 @@ extension HyperparameterField {
     }
 
     static func real(_ name: String, _ path: WritableKeyPath<Hyperparameters, Double>, _ bounds: RealBounds,
-                     _ role: Role, option: String?, _ help: String) -> Self {
-        Self(name, .real(bounds), role, option: option, help,
+                     _ role: Role, option: String?, _ help: String, whenAbsent: Double? = nil) -> Self {
+        Self(name, .real(bounds), role, option: option, help, whenAbsent: whenAbsent.map { .real($0) },
              get: { .real($0[keyPath: path]) },
              set: { field, h, value in h[keyPath: path] = try field.finiteReal(value) })
     }

@@ -28,6 +28,7 @@ public struct Hyperparameters: Sendable, Equatable {
     public var maxEpochs = 1000
     public var patience = 20
     public var inputDropout = 0.5
+    public var hiddenDropout = 0.0
     public var conditionsFromDroppedHistory = true
     public var weightDecay = 0.0
     public var svdOversamples = 10
@@ -93,6 +94,9 @@ public struct Hyperparameters: Sendable, Equatable {
                  "Stop after this many epochs without a better validation Recall@20.", fileRange: 0 ... 1 << 30),
         .real("input_dropout", \.inputDropout, .closedOpen(0, 1), .training, option: "input-dropout",
               "Dropout on the C-Net input in training."),
+        // Files from before it existed were trained without it.
+        .real("hidden_dropout", \.hiddenDropout, .closedOpen(0, 1), .training, option: "hidden-dropout",
+              "Dropout on the C-Net's last hidden layer (the output layer's input) in training.", whenAbsent: 0),
         .flag("conditions_from_dropped_history", \.conditionsFromDroppedHistory, .training,
               option: "conditions-from-dropped-history", "Compute the condition signals from the dropped-out history."),
         .real("weight_decay", \.weightDecay, .nonNegative, .training, option: "weight-decay",

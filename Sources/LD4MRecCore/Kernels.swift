@@ -76,6 +76,12 @@ package enum Kernels {
         ld4mrk_add(b, y, count)
     }
 
+    /// y *= b, elementwise.
+    @inline(__always)
+    package static func multiply(_ y: UnsafeMutablePointer<Float>, by b: UnsafePointer<Float>, count: Int) {
+        ld4mrk_mul(b, y, count)
+    }
+
     /// y += alpha x.
     @inline(__always)
     package static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {

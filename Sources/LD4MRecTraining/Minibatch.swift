@@ -68,8 +68,9 @@ extension Trainer {
     }
 
     /// Member `team.rank`'s share of the batch's rows: x_t = sqrt(abar_t) x_in +
-    /// sqrt(1 - abar_t) eps with inverted input dropout, z = z_t + z_in[u], and the
-    /// condition signals (from the dropped-out history with conditionsFromDroppedHistory).
+    /// sqrt(1 - abar_t) eps with inverted input dropout, z = z_t + z_in[u], the
+    /// condition signals (from the dropped-out history with conditionsFromDroppedHistory)
+    /// and the mask of hidden dropout.
     func fillRows(steps: [Int], seed: UInt64, weights: ParameterVector, into ws: TrainingWorkspace, team: Team) {
         let h = hyperparameters
         let (n, df) = (ws.items, ws.stepSize)
@@ -88,6 +89,10 @@ extension Trainer {
             if dropout > 0 {
                 Kernels.dropout(seed: rowSeed ^ 0xD509_0D50, row, count: n, probability: dropout)
                 if h.conditionsFromDroppedHistory { kept = kept.filter { row[Int($0)] != 0 } }
+            }
+            if let mask = ws.hiddenMask.map({ $0.pointer + r * ws.hidden }) {
+                mask.update(repeating: 1, count: ws.hidden)
+                Kernels.dropout(seed: rowSeed ^ 0x41DD_E2D0, mask, count: ws.hidden, probability: Float(h.hiddenDropout))
             }
             let embedding = Self.stepEmbedding(steps[r], size: df)
             for j in 0 ..< df { z[j] = embedding[j] + zIn[user * df + j] }

@@ -97,7 +97,8 @@ public final class Trainer {
         var optimizer = try AdamOptimizer(for: weights.layout, learningRate: h.learningRate, weightDecay: h.weightDecay)
         var sampler = StepSampler(steps: h.steps, importance: h.stepSampler == .importance)
         let gradients = try ParameterVector(zeros: weights.layout)
-        let workspace = try TrainingWorkspace(weights.layout, capacity: min(h.batchSize, dataset.userCount))
+        let workspace = try TrainingWorkspace(weights.layout, capacity: min(h.batchSize, dataset.userCount),
+                                              hiddenDropout: h.hiddenDropout > 0)
         let trainUsers = (0 ..< dataset.userCount).filter { !dataset.train.row($0).isEmpty }
         let threads = Threads.defaultCount
 

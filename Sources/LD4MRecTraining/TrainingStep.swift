@@ -49,8 +49,10 @@ final class TrainingWorkspace: @unchecked Sendable {
     let dScaleHidden, dShiftHidden: Buffer
     let dZGate: Buffer
     let dZ: Buffer
+    /// With hidden dropout, each row's mask of the last hidden layer: 0 or 1 / (1 - p).
+    let hiddenMask: Buffer?
 
-    init(_ layout: ParameterLayout, capacity: Int) throws {
+    init(_ layout: ParameterLayout, capacity: Int, hiddenDropout: Bool) throws {
         let (n, d, df) = (layout.output.outputs, layout.input.outputs, layout.zIn.cols)
         let width = AlignedBuffer<Float>.paddedCount(d + df)
         let signalSize = layout.blocks.first?.condition.inputs ?? 0
@@ -81,6 +83,7 @@ final class TrainingWorkspace: @unchecked Sendable {
         (dScaleHidden, dShiftHidden) = try (buffer(filmWidth), buffer(filmWidth))
         dZGate = try buffer(df)
         dZ = try buffer(df)
+        hiddenMask = hiddenDropout ? try buffer(d) : nil
     }
 
     /// z of user r (z_t + z_in[u] in training), in the tail of every hz row.
@@ -208,6 +211,12 @@ struct TrainingStep {
             team.barrier()
         }
 
+        // Hidden dropout: each member masks its columns of the last hidden layer.
+        if let mask = ws.hiddenMask {
+            let last = ws.hz[L.blocks.count].pointer
+            for r in 0 ..< b { Kernels.multiply(last + r * width + cols.lowerBound, by: mask.pointer + r * d + cols.lowerBound, count: cols.count) }
+            team.barrier()
+        }
         // The output layer.
         while let unit = outputBlocks.claim() {
             multiply(ws.hz[L.blocks.count].pointer, width, w, L.output, rows: itemBlock(unit), into: ws.out.pointer, ldc: n, b)
@@ -291,6 +300,9 @@ struct TrainingStep {
         // The output layer: dh = dOut W_out here, dW_out at the end.
         var dH = ws.dH[0].pointer
         inputGradient(ws.out.pointer, n, w, L.output, columns: cols, into: dH, ldc: width, b)
+        if let mask = ws.hiddenMask {
+            for r in 0 ..< b { Kernels.multiply(dH + r * width + cols.lowerBound, by: mask.pointer + r * d + cols.lowerBound, count: cols.count) }
+        }
 
         var current = 0
         for s in (0 ..< S).reversed() {

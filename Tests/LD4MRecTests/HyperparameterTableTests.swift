@@ -27,7 +27,7 @@ import Glibc
             "leaky_relu_slope": "0.1", "n_steps": "7", "noise_scale": "0.05", "noise_min": "0.001",
             "soft_target_probability": "0.2", "soft_target_gamma": "0.3", "step_sampler": "uniform",
             "loss": "mse", "learning_rate": "0.01", "batch_size": "33", "max_epochs": "9", "patience": "4",
-            "input_dropout": "0.25", "conditions_from_dropped_history": "false", "weight_decay": "0.0001",
+            "input_dropout": "0.25", "hidden_dropout": "0.1", "conditions_from_dropped_history": "false", "weight_decay": "0.0001",
             "svd_oversamples": "6", "svd_power_iterations": "2", "feature_standardization": "none",
             "item_item_prior": "none", "ease_lambda": "250", "ensemble_weight": "0.35",
             "item_item_neighbours": "33", "knn_popularity_exponent": "0.25", "choose_knn_popularity_exponent": "false",
@@ -54,7 +54,7 @@ import Glibc
     }
 
     @Test func valuesOutsideTheirRangeAreRefusedWithTheirName() throws {
-        let cases = [("hidden_size", "0"), ("noise_scale", "0"), ("input_dropout", "1"), ("learning_rate", "-1"),
+        let cases = [("hidden_size", "0"), ("noise_scale", "0"), ("input_dropout", "1"), ("hidden_dropout", "1"), ("learning_rate", "-1"),
                      ("ensemble_weight", "1.5"), ("n_blocks", "65"),
                      ("knn_popularity_exponent", "-0.1")]
         for (name, text) in cases {

@@ -169,7 +169,7 @@ def test_minibatch_follows_model_md(tiny_data):
                            item_item_prior="none", seed=3)
     trainer = lt.Trainer(tiny_data, h)
     users = trainer._train_users[:40]
-    drawn_users, uniforms, eps, dropout, _ = trainer._draws(users, 0)
+    drawn_users, uniforms, eps, dropout, _, _ = trainer._draws(users, 0)
     batch = trainer.batch(users, 0)
     assert batch.users.tolist() == drawn_users.tolist() == users.tolist()
 
@@ -199,7 +199,8 @@ def test_minibatch_follows_model_md(tiny_data):
 
 
 def test_random_draws_do_not_depend_on_the_number_of_processes(tiny_data):
-    trainer = lt.Trainer(tiny_data, lt.Hyperparameters(**SMALL, input_dropout=0.3, item_item_prior="none"))
+    trainer = lt.Trainer(tiny_data, lt.Hyperparameters(**SMALL, input_dropout=0.3, hidden_dropout=0.2,
+                                                       item_item_prior="none"))
     users = trainer._train_users[:50]  # 4 blocks of 16 users or fewer
     whole = trainer._draws(users, 7)
     for world in (2, 3, 5):  # with 5 processes, one of them gets no user
@@ -210,7 +211,7 @@ def test_random_draws_do_not_depend_on_the_number_of_processes(tiny_data):
             shares.append(trainer._draws(users, 7))
         if world == 5:
             assert min(len(share[0]) for share in shares) == 0
-        for part in range(5):
+        for part in range(6):
             assert torch.equal(torch.cat([share[part] for share in shares]), whole[part]), (world, part)
     trainer.rank, trainer.world = 0, 1
 
@@ -280,7 +281,7 @@ def test_checkpoint_resumes_the_same_run(tiny_data, tmp_path):
 
 
 @pytest.mark.parametrize("options", [dict(loss="multinomial"), dict(step_sampler="uniform"),
-                                     dict(weight_decay=1e-4), dict(input_dropout=0.5),
+                                     dict(weight_decay=1e-4), dict(input_dropout=0.5), dict(hidden_dropout=0.2),
                                      dict(input_dropout=0.5, conditions_from_dropped_history=True),
                                      dict(feature_standardization="none", soft_target_probability=0)],
                          ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))

@@ -35,8 +35,9 @@ LD4MREC_INTERNAL void ld4mrk_tanh(float *x, size_t n);
 LD4MREC_INTERNAL void ld4mrk_sigmoid(float *x, size_t n);
 LD4MREC_INTERNAL void ld4mrk_exp(float *x, size_t n);
 
-/* y += b; x = leaky_relu(x); out = a (1 - g) + c g; x = scale x + shift (n floats). */
+/* y += b; y *= b; x = leaky_relu(x); out = a (1 - g) + c g; x = scale x + shift (n floats). */
 LD4MREC_INTERNAL void ld4mrk_add(const float *b, float *y, size_t n);
+LD4MREC_INTERNAL void ld4mrk_mul(const float *b, float *y, size_t n);
 /* y += alpha x over n floats: for the short rows (the condition signals' 100 to a few
  * hundred) where cblas_saxpy's entry costs as much as the sum. */
 LD4MREC_INTERNAL void ld4mrk_axpy(float alpha, const float *x, float *y, size_t n);

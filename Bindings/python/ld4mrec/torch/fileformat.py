@@ -24,7 +24,7 @@ _INTEGERS = {"hidden_size": (1, 1 << 20), "svd_rank": (1, 1 << 20), "step_embedd
              "choose_knn_popularity_exponent": (0, 1)}
 _FLAGS = ("conditions_from_dropped_history", "choose_ease_lambda", "choose_knn_popularity_exponent")
 _FLOATS = ("leaky_relu_slope", "noise_scale", "noise_min", "soft_target_probability", "soft_target_gamma",
-           "learning_rate", "input_dropout", "weight_decay", "ease_lambda",
+           "learning_rate", "input_dropout", "hidden_dropout", "weight_decay", "ease_lambda",
            "knn_popularity_exponent")
 _REQUIRED = ("hidden_size", "svd_rank", "step_embedding_size", "n_blocks", "film_hidden_size",
              "leaky_relu_slope")
@@ -218,7 +218,7 @@ def _read(r):
     if version != FORMAT_VERSION:
         raise r.fail(f"format_version {version} is not supported (this reader reads {FORMAT_VERSION})")
 
-    h = Hyperparameters(item_item_prior="none")  # files from before the prior have none
+    h = Hyperparameters(item_item_prior="none", hidden_dropout=0.0)  # files from before these have none
     for name in _REQUIRED:
         if name not in r.f.attrs:
             raise r.fail(f"no '{name}' attribute")

@@ -47,6 +47,7 @@ class Hyperparameters:
     max_epochs: int = 1000
     patience: int = 20
     input_dropout: float = 0.5
+    hidden_dropout: float = 0.0     # dropout on the last hidden layer (the output layer's input)
     conditions_from_dropped_history: bool = True
     weight_decay: float = 0.0
     svd_oversamples: int = 10
@@ -96,6 +97,7 @@ class Hyperparameters:
             (self.max_epochs >= 1, "max_epochs must be at least 1"),
             (self.patience >= 1, "patience must be at least 1"),
             (0 <= self.input_dropout < 1, f"input_dropout must be in [0, 1), got {self.input_dropout}"),
+            (0 <= self.hidden_dropout < 1, f"hidden_dropout must be in [0, 1), got {self.hidden_dropout}"),
             (self.weight_decay >= 0 and math.isfinite(self.weight_decay), "weight_decay must be non-negative"),
             (self.svd_oversamples >= 0 and self.svd_power_iterations >= 0,
              "svd_oversamples and svd_power_iterations must be non-negative"),
@@ -459,13 +461,15 @@ class LD4MRec(nn.Module):
             h = block(h, z, c_u, preferences)
         return h
 
-    def forward(self, x, users, step_embedding, c_u, preferences):
+    def forward(self, x, users, step_embedding, c_u, preferences, hidden_mask=None):
         """Training's pass: xhat0 (B, n_items) for dense inputs x (B, n_items) (the noised,
         possibly dropped-out x_t), user rows (B,), step embeddings z_t (B, d_f) and the
-        condition signals; z = z_t + z_in[u]."""
+        condition signals; z = z_t + z_in[u]. hidden_mask (B, d), hidden dropout's 0 or
+        1 / (1 - p), multiplies the last hidden layer."""
         h0 = torch.addmm(self.input_bias, x, self.input.weight)
         z = step_embedding + self.z_in[users]
-        return self.output(self.hidden_states(h0, z, c_u, preferences))
+        h = self.hidden_states(h0, z, c_u, preferences)
+        return self.output(h if hidden_mask is None else h * hidden_mask)
 
     # ---- forward-free inference (Algorithm 2): one C-Net pass on the observed history
 

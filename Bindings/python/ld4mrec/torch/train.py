@@ -58,6 +58,8 @@ def _parser():
     t.add_argument("--lr", type=float, default=d.learning_rate)
     t.add_argument("--batch-size", type=int, default=d.batch_size, help="users per global minibatch")
     t.add_argument("--input-dropout", type=float, default=d.input_dropout)
+    t.add_argument("--hidden-dropout", type=float, default=d.hidden_dropout,
+                   help="dropout on the C-Net's last hidden layer in training")
     t.add_argument("--conditions-from-dropped-history", action=argparse.BooleanOptionalAction,
                    default=d.conditions_from_dropped_history)
     t.add_argument("--weight-decay", type=float, default=d.weight_decay)
@@ -94,7 +96,7 @@ def _hyperparameters(args, base):
         n_steps=args.steps, noise_scale=args.noise_scale, noise_min=args.noise_min,
         soft_target_probability=args.soft_target_probability, soft_target_gamma=args.soft_target_gamma,
         step_sampler=args.step_sampler, loss=args.loss, learning_rate=args.lr, batch_size=args.batch_size,
-        max_epochs=args.epochs, patience=args.patience, input_dropout=args.input_dropout,
+        max_epochs=args.epochs, patience=args.patience, input_dropout=args.input_dropout, hidden_dropout=args.hidden_dropout,
         conditions_from_dropped_history=args.conditions_from_dropped_history, weight_decay=args.weight_decay,
         svd_oversamples=args.svd_oversamples, svd_power_iterations=args.svd_power_iterations,
         feature_standardization=args.feature_standardization, seed=args.seed, item_item_prior=args.item_item,

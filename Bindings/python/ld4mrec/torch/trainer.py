@@ -27,6 +27,7 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 import torch
@@ -221,6 +222,7 @@ class Batch:
     target: torch.Tensor         # the soft target (B, n_items)
     steps: torch.Tensor          # t in 1 ... T (B,)
     weights: torch.Tensor        # importance weights 1 / (T p_t) (B,)
+    hidden_mask: Optional[torch.Tensor] = None  # hidden dropout: 0 or 1 / (1 - p) (B, d)
 
 
 def _distributed():
@@ -353,7 +355,8 @@ class Trainer:
 
     def _draws(self, users, batch_index):
         """This rank's users of a global minibatch and their random draws: uniforms for t,
-        eps, dropout and target uniforms, from one generator per block of RNG_BLOCK users."""
+        eps, dropout and target uniforms, then hidden dropout's, from one generator per block
+        of RNG_BLOCK users."""
         h, n = self.hyperparameters, self.dataset.n_items
         blocks = (users.numel() + RNG_BLOCK - 1) // RNG_BLOCK
         mine = range(blocks * self.rank // self.world, blocks * (self.rank + 1) // self.world)
@@ -365,19 +368,21 @@ class Trainer:
             parts.append((rows, torch.rand(b, generator=g, dtype=torch.float64, device=self.device),
                           torch.randn(b, n, generator=g, device=self.device),
                           torch.rand(b, n, generator=g, device=self.device) if h.input_dropout > 0 else None,
-                          torch.rand(b, n, generator=g, device=self.device) if h.soft_target_probability > 0 else None))
+                          torch.rand(b, n, generator=g, device=self.device) if h.soft_target_probability > 0 else None,
+                          torch.rand(b, h.hidden_size, generator=g, device=self.device) if h.hidden_dropout > 0 else None))
         if not parts:  # more ranks than blocks: this rank takes part with an empty batch
             empty = torch.zeros(0, n, device=self.device)
             return (torch.zeros(0, dtype=torch.int64, device=self.device),
-                    torch.zeros(0, dtype=torch.float64, device=self.device), empty, empty, empty)
-        return tuple(torch.cat([p[i] for p in parts]) if parts[0][i] is not None else None for i in range(5))
+                    torch.zeros(0, dtype=torch.float64, device=self.device), empty, empty, empty,
+                    torch.zeros(0, h.hidden_size, device=self.device))
+        return tuple(torch.cat([p[i] for p in parts]) if parts[0][i] is not None else None for i in range(6))
 
     def batch(self, global_users, batch_index):
         """This rank's part of a global minibatch as the C-Net sees it (Algorithm 1): a
         Batch of user rows, x_t (noised, input dropout applied), the condition signals, the
         step embeddings z_t, the soft target, the steps and their loss weights."""
         h = self.hyperparameters
-        users, uniforms, x, dropout_uniforms, target_uniforms = self._draws(global_users, batch_index)
+        users, uniforms, x, dropout_uniforms, target_uniforms, hidden_uniforms = self._draws(global_users, batch_index)
         steps, weights = self.sampler.draw(uniforms)
         history = self._train.select(users)
         rows, items = history.row_of_item(), history.items
@@ -403,12 +408,15 @@ class Trainer:
         else:
             target = torch.zeros_like(x)
             target[rows, items] = 1.0
-        return Batch(users, x, c_u, preferences, self._step_embeddings[steps], target, steps, weights)
+        hidden_mask = None
+        if h.hidden_dropout > 0:
+            hidden_mask = (hidden_uniforms >= h.hidden_dropout).float().div_(1 - h.hidden_dropout)
+        return Batch(users, x, c_u, preferences, self._step_embeddings[steps], target, steps, weights, hidden_mask)
 
     def _minibatch(self, global_users, batch_index):
         h = self.hyperparameters
         b = self.batch(global_users, batch_index)
-        output = self._network(b.x, b.users, b.step_embedding, b.c_u, b.preferences)
+        output = self._network(b.x, b.users, b.step_embedding, b.c_u, b.preferences, b.hidden_mask)
         if h.loss == "mse":
             per_user = (output - b.target).pow_(2).mean(dim=1)
         else:
