@@ -267,5 +267,4 @@ extension SparseRows {
         }
         return low < offsets[r + 1] && columns[low] == c ? values[low] : 0
     }
-
 }
