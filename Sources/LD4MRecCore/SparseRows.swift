@@ -29,6 +29,37 @@ public struct SparseRows: Sendable, Equatable {
         }
     }
 
+    /// For every item of `histories`, in ascending order, and every member u of the batch
+    /// holding it: `out[u * ld + c] += row item's value at c` for its columns c in
+    /// `columns`. Each user's row gets its items' rows in ascending order, as `addRow` over a
+    /// history adds them, but each row is read once per batch rather than once per user
+    /// holding it (`InferenceTable.addRows` does the same for the dense prior).
+    package func addRows(_ histories: ItemUsers, to out: UnsafeMutablePointer<Float>, ld: Int, columns range: Range<Int>) {
+        // Plain pointers in the loops: an array touched per row would be retained and
+        // released each time, on a count the team's other members share.
+        let (rowOffsets, rowColumns, rowValues) = (offsets, columns, values)
+        rowOffsets.withUnsafeBufferPointer { rowOffsets in
+            rowColumns.withUnsafeBufferPointer { rowColumns in
+                rowValues.withUnsafeBufferPointer { rowValues in
+                    histories.items.withUnsafeBufferPointer { items in
+                        histories.offsets.withUnsafeBufferPointer { offsets in
+                            histories.users.withUnsafeBufferPointer { users in
+                                for e in 0 ..< items.count {
+                                    let r = Int(items[e])
+                                    let (start, count) = (rowOffsets[r], rowOffsets[r + 1] - rowOffsets[r])
+                                    for user in users[offsets[e] ..< offsets[e + 1]] {
+                                        Kernels.addSparseRow(rowColumns.baseAddress! + start, rowValues.baseAddress! + start,
+                                                             count: count, columns: range, to: out + Int(user) * ld)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Checks the layout; messages name the tables under `group`.
     package func validate(rows expected: Int, group: String) throws {
         try CSRHistories.validate(offsets: offsets, entries: columns, rows: expected, itemCount: cols,

@@ -28,14 +28,14 @@ final class ForwardBuffers {
     let filmHidden: [[(scale: (f32: UnsafeMutablePointer<Float>, bf16: UnsafeMutablePointer<UInt16>?),
                        shift: (f32: UnsafeMutablePointer<Float>, bf16: UnsafeMutablePointer<UInt16>?))]]
     let filmOutput: [[(scale: UnsafeMutablePointer<Float>, shift: UnsafeMutablePointer<Float>)]]
-    /// The batch's histories by item, for the dense prior (`InferenceTable.addRows`).
+    /// The batch's histories by item, for the prior (`InferenceTable.addRows`, `SparseRows.addRows`).
     let historiesByItem: ItemUsers?
     private let floats: AlignedBuffer<Float>
     private let halves: AlignedBuffer<UInt16>?
 
     init(_ model: Model, _ requests: [ScoringRequest]) throws {
         let batch = requests.count
-        historiesByItem = model.itemItem == nil ? nil : ItemUsers(requests.map(\.items))
+        historiesByItem = model.itemItem == nil && model.sparsePrior == nil ? nil : ItemUsers(requests.map(\.items))
         let h = model.hyperparameters
         let (d, df, k2, hidden) = (h.hiddenSize, h.stepEmbeddingSize, 2 * h.svdRank, h.filmHiddenSize)
         let dims = model.modalityDimensions
@@ -213,10 +213,8 @@ extension Model {
         if let itemItem, let histories = f.historiesByItem {
             itemItem.addRows(histories, to: out, ld: ld, columns: items)
         }
-        if let sparsePrior {
-            for (u, request) in requests.enumerated() {
-                for item in request.items { sparsePrior.addRow(Int(item), to: out + u * ld, columns: items) }
-            }
+        if let sparsePrior, let histories = f.historiesByItem {
+            sparsePrior.addRows(histories, to: out, ld: ld, columns: items)
         }
     }
 
