@@ -69,6 +69,20 @@ def test_candidate_scores(make_model, prior):
             assert np.abs(row - expected).max() < PARITY_ATOL, label
 
 
+def test_sparse_prior_product_follows_the_prior(make_model):
+    """The sparse prior's term is each history's sum of its items' rows, against NumPy; the
+    CSR copy behind it follows the buffer when a new prior is set."""
+    model = lt.load(make_model(seed=6, sparse_item_item=True))
+    dense = model.item_item_sparse.to_dense().numpy()
+    rng = np.random.default_rng(1)
+    lists = [rng.choice(model.n_items, size, replace=False) for size in (1, 5, 0, 12)]
+    histories = lt.Histories.from_lists(lists, model.n_items)
+    expected = np.stack([dense[sorted(items)].sum(0) for items in lists])
+    np.testing.assert_allclose(model.item_item_sum(histories).numpy(), expected, rtol=1e-6, atol=1e-6)
+    model.item_item_sparse = (model.item_item_sparse * 2).coalesce()
+    np.testing.assert_allclose(model.item_item_sum(histories).numpy(), 2 * expected, rtol=1e-6, atol=1e-6)
+
+
 # ---- trained models ----------------------------------------------------------------------
 
 

@@ -25,7 +25,6 @@ import inspect
 import math
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -35,7 +34,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from . import signals
-from .model import Hyperparameters, LD4MRec, one_minus_alpha_bar, step_embedding, top_k
+from .model import Hyperparameters, LD4MRec, multi_hot_product, one_minus_alpha_bar, sparse_csr, step_embedding, top_k
 
 __all__ = ["Metrics", "EpochReport", "TrainingResult", "Trainer", "StepSampler", "evaluate"]
 
@@ -98,12 +97,7 @@ def _prior_scores(history, prior):
     (users x items)."""
     if not prior.is_sparse:
         return F.embedding_bag(history.items, prior, history.offsets, mode="sum", include_last_offset=True)
-    rows = history.row_of_item()
-    x = torch.sparse_coo_tensor(torch.stack([rows, history.items]), torch.ones(rows.numel(), device=rows.device),
-                                (len(history), prior.shape[1]), check_invariants=True)
-    with warnings.catch_warnings():  # sparse x sparse goes through CSR, which torch calls beta
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse.mm(x, prior.to(rows.device)).to_dense()
+    return multi_hot_product(history, sparse_csr(prior.to(history.items.device)))
 
 
 def _metrics(sums):
