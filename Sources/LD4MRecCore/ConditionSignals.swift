@@ -27,25 +27,24 @@ package struct ConditionSignals: Sendable {
         let userScale: Float = items.isEmpty ? 0 : 1 / Float(items.count).squareRoot()
         let (first, second) = (collaborative, collaborative + k)
         first.update(repeating: 0, count: 2 * k)
-        svdItemFactors.values.withUnsafeBufferPointer { v in
-            for item in items {
-                let factors = v.baseAddress! + Int(item) * k
-                Kernels.axpy(1, factors, to: first, count: k)
-                Kernels.axpy(inverseSqrtItemDegree[Int(item)], factors, to: second, count: k)
+        items.withUnsafeBufferPointer { items in
+            inverseSqrtItemDegree.withUnsafeBufferPointer { degrees in
+                svdItemFactors.values.withUnsafeBufferPointer { v in
+                    Kernels.gatherAxpy(v.baseAddress!, cols: k, items: items, weights: nil, to: first)
+                    Kernels.gatherAxpy(v.baseAddress!, cols: k, items: items, weights: degrees.baseAddress!, to: second)
+                }
+                for (m, row) in preferences.enumerated() {
+                    let dm = features[m].cols
+                    row.update(repeating: 0, count: dm)
+                    features[m].values.withUnsafeBufferPointer { f in
+                        Kernels.gatherAxpy(f.baseAddress!, cols: dm, items: items, weights: degrees.baseAddress!, scale: userScale, to: row)
+                    }
+                }
             }
         }
         for j in 0 ..< k {
             first[j] *= inverseSingularValues[j]
             second[j] *= userScale
-        }
-        for (m, row) in preferences.enumerated() {
-            let dm = features[m].cols
-            row.update(repeating: 0, count: dm)
-            features[m].values.withUnsafeBufferPointer { f in
-                for item in items {
-                    Kernels.axpy(inverseSqrtItemDegree[Int(item)] * userScale, f.baseAddress! + Int(item) * dm, to: row, count: dm)
-                }
-            }
         }
     }
 }

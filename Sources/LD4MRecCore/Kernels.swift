@@ -82,10 +82,12 @@ package enum Kernels {
         ld4mrk_mul(b, y, count)
     }
 
-    /// y += alpha x.
+    /// `y += alpha_i row items[i]` of `table` for each of `items`, in order, with
+    /// `alpha_i = weights[items[i]] * scale`, or 1 without weights.
     @inline(__always)
-    package static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {
-        ld4mrk_axpy(alpha, x, y, count)
+    package static func gatherAxpy(_ table: UnsafePointer<Float>, cols: Int, items: UnsafeBufferPointer<Int32>,
+                                   weights: UnsafePointer<Float>?, scale: Float = 1, to y: UnsafeMutablePointer<Float>) {
+        ld4mrk_gather_axpy(table, cols, items.baseAddress, items.count, weights, scale, y)
     }
 
     /// `y[columns[e]] += values[e]` for the entries whose column is in `range` (columns

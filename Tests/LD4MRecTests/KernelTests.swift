@@ -124,8 +124,6 @@ import Glibc
         }
     }
 
-    /// OpenBLAS must run the kernels of this CPU: a fallback to its SSE3 ones is 4-5 times
-    /// slower (Debian 12's OpenBLAS does not know some newer CPUs).
     /// The screen's candidates (vectorised scans and their scalar tails) are exactly the
     /// allowed items whose upper bound reaches the k-th best lower bound, computed here by
     /// sorting.
@@ -155,6 +153,8 @@ import Glibc
         #expect(count >= k)
     }
 
+    /// OpenBLAS must run the kernels of this CPU: a fallback to its SSE3 ones is 4-5 times
+    /// slower (Debian 12's OpenBLAS does not know some newer CPUs).
     @Test func openBLASRunsTheKernelsOfThisCPU() {
         let core = BLAS.kernels
         if ld4mrk_has_avx512bf16() != 0 || cpuSupportsAVX2() {

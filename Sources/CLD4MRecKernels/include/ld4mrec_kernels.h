@@ -38,9 +38,12 @@ LD4MREC_INTERNAL void ld4mrk_exp(float *x, size_t n);
 /* y += b; y *= b; x = leaky_relu(x); out = a (1 - g) + c g; x = scale x + shift (n floats). */
 LD4MREC_INTERNAL void ld4mrk_add(const float *b, float *y, size_t n);
 LD4MREC_INTERNAL void ld4mrk_mul(const float *b, float *y, size_t n);
-/* y += alpha x over n floats: for the short rows (the condition signals' 100 to a few
- * hundred) where cblas_saxpy's entry costs as much as the sum. */
-LD4MREC_INTERNAL void ld4mrk_axpy(float alpha, const float *x, float *y, size_t n);
+/* y += alpha_i table row items[i] for i < count, in order (rows of cols floats, the next
+ * ones prefetched), alpha_i = weights[items[i]] * scale (weights NULL: 1): the condition
+ * signals' sums over a history, rows of 100 to a few hundred floats, where a call of
+ * cblas_saxpy per row costs as much as the sum. */
+LD4MREC_INTERNAL void ld4mrk_gather_axpy(const float *table, size_t cols, const int32_t *items, size_t count,
+                                         const float *weights, float scale, float *y);
 /* y[columns[e]] += values[e] for the e < count whose column is in [begin, end); columns
  * ascending and unique (a row of the sparse item-item prior). */
 LD4MREC_INTERNAL void ld4mrk_add_sparse_row(const int32_t *columns, const float *values, size_t count, int32_t begin,
