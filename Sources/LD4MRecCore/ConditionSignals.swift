@@ -30,14 +30,14 @@ package struct ConditionSignals: Sendable {
         items.withUnsafeBufferPointer { items in
             inverseSqrtItemDegree.withUnsafeBufferPointer { degrees in
                 svdItemFactors.values.withUnsafeBufferPointer { v in
-                    Kernels.gatherAxpy(v.baseAddress!, cols: k, items: items, weights: nil, to: first)
-                    Kernels.gatherAxpy(v.baseAddress!, cols: k, items: items, weights: degrees.baseAddress!, to: second)
+                    Kernels.gatherAxpy(v, cols: k, items: items, to: first)
+                    Kernels.gatherAxpy(v, cols: k, items: items, weights: degrees, to: second)
                 }
                 for (m, row) in preferences.enumerated() {
                     let dm = features[m].cols
                     row.update(repeating: 0, count: dm)
                     features[m].values.withUnsafeBufferPointer { f in
-                        Kernels.gatherAxpy(f.baseAddress!, cols: dm, items: items, weights: degrees.baseAddress!, scale: userScale, to: row)
+                        Kernels.gatherAxpy(f, cols: dm, items: items, weights: degrees, scale: userScale, to: row)
                     }
                 }
             }

@@ -85,9 +85,9 @@ package enum Kernels {
     /// `y += alpha_i row items[i]` of `table` for each of `items`, in order, with
     /// `alpha_i = weights[items[i]] * scale`, or 1 without weights.
     @inline(__always)
-    package static func gatherAxpy(_ table: UnsafePointer<Float>, cols: Int, items: UnsafeBufferPointer<Int32>,
-                                   weights: UnsafePointer<Float>?, scale: Float = 1, to y: UnsafeMutablePointer<Float>) {
-        ld4mrk_gather_axpy(table, cols, items.baseAddress, items.count, weights, scale, y)
+    package static func gatherAxpy(_ table: UnsafeBufferPointer<Float>, cols: Int, items: UnsafeBufferPointer<Int32>,
+                                   weights: UnsafeBufferPointer<Float>? = nil, scale: Float = 1, to y: UnsafeMutablePointer<Float>) {
+        ld4mrk_gather_axpy(table.baseAddress, cols, items.baseAddress, items.count, weights?.baseAddress, scale, y)
     }
 
     /// `y[columns[e]] += values[e]` for the entries whose column is in `range` (columns

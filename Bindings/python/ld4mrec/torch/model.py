@@ -434,10 +434,9 @@ class LD4MRec(nn.Module):
         """The sparse prior in CSR, converted once per prior tensor (a move to another device
         or a new prior is a new tensor)."""
         prior = self.item_item_sparse
-        cached = self.__dict__.get("_csr_of_prior")
+        cached = getattr(self, "_csr_of_prior", None)
         if cached is None or cached[0] is not prior:
-            cached = (prior, sparse_csr(prior))
-            self.__dict__["_csr_of_prior"] = cached
+            cached = self._csr_of_prior = (prior, sparse_csr(prior))
         return cached[1]
 
     def user_embedding(self, users, batch):
