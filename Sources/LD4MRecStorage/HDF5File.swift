@@ -53,9 +53,23 @@ final class HDF5File {
 
     /// Creates (or truncates) a file for writing.
     static func create(_ path: String) throws -> HDF5File {
-        let id = H5Fcreate(path, ld4mrec_h5f_acc_trunc(), ld4mrec_h5p_default(), ld4mrec_h5p_default())
+        let properties = try timeless(ld4mrec_h5p_file_create())  // the root group's
+        defer { H5Pclose(properties) }
+        let id = H5Fcreate(path, ld4mrec_h5f_acc_trunc(), properties, ld4mrec_h5p_default())
         guard id >= 0 else { throw LD4MRecError(.io, "cannot create HDF5 file '\(path)'") }
         return HDF5File(path: path, id: id)
+    }
+
+    /// Creation properties of class `propertyClass` that leave out the objects' times:
+    /// HDF5 stamps every group and dataset with the second it was written unless told
+    /// not to, and the same model would then make a different file every time.
+    private static func timeless(_ propertyClass: hid_t) throws -> hid_t {
+        let properties = H5Pcreate(propertyClass)
+        guard properties >= 0, H5Pset_obj_track_times(properties, false) >= 0 else {
+            if properties >= 0 { H5Pclose(properties) }
+            throw LD4MRecError(.internalError, "cannot set HDF5 creation properties")
+        }
+        return properties
     }
 
     /// Flushes and closes; errors surface here rather than in `deinit`.
@@ -175,11 +189,10 @@ final class HDF5File {
         let space = H5Screate_simple(Int32(dims.count), dims, nil)
         guard space >= 0 else { throw LD4MRecError(.io, "\(describe(name)): cannot create dataspace") }
         defer { H5Sclose(space) }
-        let linkProperties = H5Pcreate(ld4mrec_h5p_link_create())
-        defer { H5Pclose(linkProperties) }
-        H5Pset_create_intermediate_group(linkProperties, 1)
-        let dataset = H5Dcreate2(id, name, type.memoryType, space, linkProperties,
-                                 ld4mrec_h5p_default(), ld4mrec_h5p_default())
+        try createParentGroups(of: name)
+        let properties = try Self.timeless(ld4mrec_h5p_dataset_create())
+        defer { H5Pclose(properties) }
+        let dataset = H5Dcreate2(id, name, type.memoryType, space, ld4mrec_h5p_default(), properties, ld4mrec_h5p_default())
         guard dataset >= 0 else { throw LD4MRecError(.io, "\(describe(name)): cannot create dataset") }
         defer { H5Dclose(dataset) }
         if bytes.count > 0 {
@@ -199,12 +212,23 @@ final class HDF5File {
     }
 
     func createGroup(_ name: String) throws {
-        let linkProperties = H5Pcreate(ld4mrec_h5p_link_create())
-        defer { H5Pclose(linkProperties) }
-        H5Pset_create_intermediate_group(linkProperties, 1)
-        let group = H5Gcreate2(id, name, linkProperties, ld4mrec_h5p_default(), ld4mrec_h5p_default())
+        try createParentGroups(of: name)
+        let properties = try Self.timeless(ld4mrec_h5p_group_create())
+        defer { H5Pclose(properties) }
+        let group = H5Gcreate2(id, name, ld4mrec_h5p_default(), properties, ld4mrec_h5p_default())
         guard group >= 0 else { throw LD4MRecError(.io, "\(describe(name)): cannot create group") }
         H5Gclose(group)
+    }
+
+    /// The groups above `name` that do not exist yet, each created as `createGroup` does
+    /// (HDF5's own intermediate groups would carry times).
+    private func createParentGroups(of name: String) throws {
+        let components = name.split(separator: "/").dropLast()
+        var prefix = ""
+        for component in components {
+            prefix += "/" + component
+            if !exists(prefix) { try createGroup(prefix) }
+        }
     }
 
     // MARK: Identification

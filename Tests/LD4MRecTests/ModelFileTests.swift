@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import LD4MRecCore
 @testable import LD4MRecStorage
@@ -10,6 +11,19 @@ import Testing
         parameters.hyperparameters.loss = .multinomial
         try ModelFile.write(parameters, to: dir + "/m.h5")
         #expect(try ModelFile.read(from: dir + "/m.h5") == parameters)
+    }
+
+    /// The same model makes the same file, byte for byte, whenever it is written (HDF5
+    /// would otherwise stamp each object with the second it was created).
+    @Test func theSameModelWritesTheSameBytes() throws {
+        let dir = temporaryDirectory()
+        let parameters = try ModelParameters.synthetic(smallSpec())
+        try ModelFile.write(parameters, to: dir + "/first.h5")
+        Thread.sleep(forTimeInterval: 1.1)
+        try ModelFile.write(parameters, to: dir + "/second.h5")
+        let (first, second) = (try Data(contentsOf: URL(fileURLWithPath: dir + "/first.h5")),
+                               try Data(contentsOf: URL(fileURLWithPath: dir + "/second.h5")))
+        #expect(!first.isEmpty && first == second)
     }
 
     @Test func roundTripWithASparsePrior() throws {
