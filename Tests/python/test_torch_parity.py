@@ -4,6 +4,8 @@ with cold items; for every model variant the format expresses (modalities none /
 two, 1-3 blocks, with and without the item-item prior), random and trained; and a check
 that the parity test fails on a deliberately corrupted table."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -67,6 +69,18 @@ def test_candidate_scores(make_model, prior):
         for (label, history, user), row in zip(cases, model.score_candidates(histories, shared, users).numpy()):
             expected = library.score_history(history, item_ids[shared.numpy()], user=user)
             assert np.abs(row - expected).max() < PARITY_ATOL, label
+
+
+def test_export_writes_the_same_bytes(make_model, tmp_path):
+    """Exporting the same model twice, a second apart, writes the same file (no HDF5
+    object times), which the library loads."""
+    model = lt.load(make_model(seed=7, sparse_item_item=True))
+    lt.export(model, tmp_path / "first.h5")
+    time.sleep(1.1)
+    lt.export(model, tmp_path / "second.h5")
+    assert (tmp_path / "first.h5").read_bytes() == (tmp_path / "second.h5").read_bytes()
+    with ld4mrec.Model(tmp_path / "second.h5") as exported:
+        assert exported.n_items == model.n_items
 
 
 def test_sparse_prior_product_follows_the_prior(make_model):
