@@ -213,22 +213,26 @@ final class HDF5File {
 
     func createGroup(_ name: String) throws {
         try createParentGroups(of: name)
+        try makeGroup(name)
+    }
+
+    /// The groups above `name` that do not exist yet, made as `createGroup` makes them
+    /// (HDF5's own intermediate groups would carry times). Walking down from the root,
+    /// each prefix's parent exists by the time it is looked up.
+    private func createParentGroups(of name: String) throws {
+        var prefix = ""
+        for component in name.split(separator: "/").dropLast() {
+            prefix += "/" + component
+            if H5Lexists(id, prefix, ld4mrec_h5p_default()) <= 0 { try makeGroup(prefix) }
+        }
+    }
+
+    private func makeGroup(_ name: String) throws {
         let properties = try Self.timeless(ld4mrec_h5p_group_create())
         defer { H5Pclose(properties) }
         let group = H5Gcreate2(id, name, ld4mrec_h5p_default(), properties, ld4mrec_h5p_default())
         guard group >= 0 else { throw LD4MRecError(.io, "\(describe(name)): cannot create group") }
         H5Gclose(group)
-    }
-
-    /// The groups above `name` that do not exist yet, each created as `createGroup` does
-    /// (HDF5's own intermediate groups would carry times).
-    private func createParentGroups(of name: String) throws {
-        let components = name.split(separator: "/").dropLast()
-        var prefix = ""
-        for component in components {
-            prefix += "/" + component
-            if !exists(prefix) { try createGroup(prefix) }
-        }
     }
 
     // MARK: Identification
