@@ -294,23 +294,48 @@ package struct ItemUsers: Sendable {
 
     /// `histories[u]`: user u's item rows, sorted and unique.
     package init(_ histories: [[Int32]]) {
-        var pairs: [Int64] = []  // item << 32 | user: sorted, items ascend and their users too
-        pairs.reserveCapacity(histories.reduce(0) { $0 + $1.count })
-        for (u, history) in histories.enumerated() {
-            for item in history { pairs.append(Int64(item) << 32 | Int64(u)) }
-        }
-        pairs.sort()
-        var items: [Int32] = []
-        var offsets = [0]
-        for (e, pair) in pairs.enumerated() where e == 0 || pair >> 32 != pairs[e - 1] >> 32 {
-            if e > 0 { offsets.append(e) }
-            items.append(Int32(pair >> 32))
-        }
-        if !pairs.isEmpty { offsets.append(pairs.count) }
         batch = histories.count
-        self.items = items
-        self.offsets = offsets
-        users = pairs.map { Int32(truncatingIfNeeded: $0) }
+        let total = histories.reduce(0) { $0 + $1.count }
+        let bound = histories.reduce(0) { max($0, Int($1.max() ?? -1) + 1) }  // one past the largest row
+        // A counting sort by item (users enter in order, so each item's users ascend), in
+        // O(entries + bound); past that bound (a few users of a huge catalogue), a sort.
+        guard bound <= 4 * total + 4096 else {
+            var pairs: [Int64] = []  // item << 32 | user: sorted, items ascend and their users too
+            pairs.reserveCapacity(total)
+            for (u, history) in histories.enumerated() {
+                for item in history { pairs.append(Int64(item) << 32 | Int64(u)) }
+            }
+            pairs.sort()
+            var (items, offsets): ([Int32], [Int]) = ([], [0])
+            for (e, pair) in pairs.enumerated() where e > 0 && pair >> 32 != pairs[e - 1] >> 32 {
+                items.append(Int32(pairs[e - 1] >> 32))
+                offsets.append(e)
+            }
+            if let last = pairs.last {
+                items.append(Int32(last >> 32))
+                offsets.append(pairs.count)
+            }
+            (self.items, self.offsets, users) = (items, offsets, pairs.map { Int32(truncatingIfNeeded: $0) })
+            return
+        }
+        var next = [Int](repeating: 0, count: bound + 1)  // counts, then each item's next slot
+        for history in histories {
+            for item in history { next[Int(item) + 1] += 1 }
+        }
+        var (items, offsets): ([Int32], [Int]) = ([], [0])
+        for item in 0 ..< bound where next[item + 1] > 0 {
+            items.append(Int32(item))
+            offsets.append(offsets[offsets.count - 1] + next[item + 1])
+        }
+        for item in 0 ..< bound { next[item + 1] += next[item] }
+        var users = [Int32](repeating: 0, count: total)
+        for (u, history) in histories.enumerated() {
+            for item in history {
+                users[next[Int(item)]] = Int32(u)
+                next[Int(item)] += 1
+            }
+        }
+        (self.items, self.offsets, self.users) = (items, offsets, users)
     }
 }
 

@@ -63,7 +63,7 @@ extension Model {
     /// The same query, never recommending `ids` either (in top-K; scores are unchanged).
     public func excluding(_ ids: some Sequence<Int64>, from query: Query) -> Query {
         var result = query
-        result.excludedRows = Array(Set(query.excludedRows).union(catalogue.resolveSet(ids).rows)).sorted()
+        result.excludedRows = query.excludedRows.sortedUnion(catalogue.resolveSet(ids).rows)
         return result
     }
 
@@ -88,11 +88,11 @@ extension Model {
         let only = options.onlyItems.map { catalogue.resolveSet($0).rows }
         let excluded = catalogue.resolveSet(options.excludedItems).rows
         let n = itemCount
-        /// The item rows a query may not recommend, sorted.
+        /// The item rows a query may not recommend, sorted and unique (a merge of sorted
+        /// lists: hashing a heavy user's history into a set cost more than its layers).
         func blocked(_ query: Query) -> [Int32] {
-            var rows = Set(excluded).union(query.excludedRows)
-            if options.excludeHistory { rows.formUnion(query.request.items) }
-            return rows.sorted()
+            let rows = excluded.sortedUnion(query.excludedRows)
+            return options.excludeHistory ? rows.sortedUnion(query.request.items) : rows
         }
         let threads = Threads.resolve(options.threads)
         var results: [[Recommendation]] = []
@@ -383,5 +383,23 @@ extension Array where Element == Int32 {
             if self[mid] < value { low = mid + 1 } else { high = mid }
         }
         return low < count && self[low] == value
+    }
+
+    /// The union of two sorted arrays without duplicates, sorted and without duplicates.
+    package func sortedUnion(_ other: [Int32]) -> [Int32] {
+        if other.isEmpty { return self }
+        if isEmpty { return other }
+        var result: [Int32] = []
+        result.reserveCapacity(count + other.count)
+        var (i, j) = (0, 0)
+        while i < count, j < other.count {
+            let (a, b) = (self[i], other[j])
+            result.append(Swift.min(a, b))
+            if a <= b { i += 1 }
+            if b <= a { j += 1 }
+        }
+        result += self[i...]
+        result += other[j...]
+        return result
     }
 }
