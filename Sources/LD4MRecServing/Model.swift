@@ -4,25 +4,24 @@ import LD4MRecStorage
 /// The items a model scores and the map from external ids to rows.
 public final class ItemCatalogue: Sendable {
     public let ids: [Int64]
-    private let rowOf: [Int64: Int32]
+    private let rowOf: RowIndex
 
     init(ids: [Int64]) {
         self.ids = ids
-        var rowOf = [Int64: Int32](minimumCapacity: ids.count)
-        for (row, id) in ids.enumerated() { rowOf[id] = Int32(row) }
-        self.rowOf = rowOf
+        rowOf = RowIndex(ids)
     }
 
     public var count: Int { ids.count }
 
-    public func row(of id: Int64) -> Int32? { rowOf[id] }
+    public func row(of id: Int64) -> Int32? { rowOf.row(of: id) }
 
     /// Known rows of `ids`, sorted and without duplicates, and how many ids were unknown.
     func resolveSet(_ ids: some Sequence<Int64>) -> (rows: [Int32], unknown: Int) {
         var rows: [Int32] = []
+        rows.reserveCapacity(ids.underestimatedCount)
         var unknown = 0
         for id in ids {
-            if let row = rowOf[id] { rows.append(row) } else { unknown += 1 }
+            if let row = rowOf.row(of: id) { rows.append(row) } else { unknown += 1 }
         }
         rows.sort()
         return (rows.uniqued(), unknown)
@@ -30,7 +29,47 @@ public final class ItemCatalogue: Sendable {
 
     /// How many of `ids` the catalogue does not know.
     func unknownCount(_ ids: some Sequence<Int64>) -> Int {
-        ids.reduce(0) { rowOf[$1] == nil ? $0 + 1 : $0 }
+        ids.reduce(0) { rowOf.row(of: $1) == nil ? $0 + 1 : $0 }
+    }
+}
+
+/// Rows of ids: open addressing with linear probing and a multiplicative hash, the last
+/// row of a repeated id winning. Resolving a batch's histories looks up tens of thousands
+/// of ids per call, serially; Dictionary's seeded hash of each Int64 took most of it.
+private struct RowIndex: Sendable {
+    private let keys: [Int64]
+    /// -1: an empty slot.
+    private let rows: [Int32]
+    private let shift: Int
+
+    init(_ ids: [Int64]) {
+        var capacity = 16
+        while capacity * 3 < ids.count * 4 { capacity *= 2 }  // at most 3/4 full
+        shift = 64 - capacity.trailingZeroBitCount
+        var keys = [Int64](repeating: 0, count: capacity)
+        var rows = [Int32](repeating: -1, count: capacity)
+        for (row, id) in ids.enumerated() {
+            var slot = Self.slot(of: id, shift)
+            while rows[slot] >= 0, keys[slot] != id { slot = (slot + 1) & (capacity - 1) }
+            (keys[slot], rows[slot]) = (id, Int32(row))
+        }
+        (self.keys, self.rows) = (keys, rows)
+    }
+
+    @inline(__always)
+    private static func slot(of id: Int64, _ shift: Int) -> Int {
+        Int(truncatingIfNeeded: (UInt64(bitPattern: id) &* 0x9E37_79B9_7F4A_7C15) >> UInt64(shift))
+    }
+
+    func row(of id: Int64) -> Int32? {
+        let mask = rows.count - 1
+        var slot = Self.slot(of: id, shift)
+        while true {
+            let row = rows[slot]
+            if row < 0 { return nil }
+            if keys[slot] == id { return row }
+            slot = (slot + 1) & mask
+        }
     }
 }
 

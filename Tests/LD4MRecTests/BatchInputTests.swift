@@ -2,9 +2,26 @@ import Testing
 @testable import LD4MRecCore
 @testable import LD4MRecServing
 
-/// The sorted lists a batch is built from: its histories by item and each user's rows
-/// to skip, against definitions by sets and sorts.
-@Suite struct SortedListTests {
+/// What a batch is built from: the catalogue's rows of ids, the histories by item and
+/// each user's rows to skip, against definitions by dictionaries, sets and sorts.
+@Suite struct BatchInputTests {
+    @Test func catalogueRowsAreTheDictionarys() {
+        var rng = SeededGenerator(seed: 4)
+        for count in [0, 1, 12, 13, 1000, 50_000] {
+            // Sequential, random and extreme ids, and a few repeated (the last row wins).
+            var ids = (0 ..< count).map { i in i % 3 == 0 ? Int64(i) : Int64(bitPattern: rng.next()) }
+            if count > 2 { ids[count - 1] = ids[0]; ids[1] = .min; ids[2] = .max }
+            let catalogue = ItemCatalogue(ids: ids)
+            let expected = Dictionary(ids.enumerated().map { ($1, Int32($0)) }) { $1 }
+            for id in ids { #expect(catalogue.row(of: id) == expected[id]) }
+            for _ in 0 ..< 1000 {
+                let id = Int64(bitPattern: rng.next())
+                #expect(catalogue.row(of: id) == expected[id])
+            }
+            #expect(catalogue.row(of: Int64(count) + 1) == expected[Int64(count) + 1])
+        }
+    }
+
     /// Sorted, unique histories of `users` users over `items` items, some empty.
     private func histories(users: Int, items: Int, length: Int, seed: UInt64) -> [[Int32]] {
         var rng = SeededGenerator(seed: seed)
