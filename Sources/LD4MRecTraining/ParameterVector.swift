@@ -104,8 +104,14 @@ final class ParameterVector: @unchecked Sendable {
 
     func copy() throws -> ParameterVector {
         let result = try ParameterVector(zeros: layout)
-        result.buffer.pointer.update(from: buffer.pointer, count: layout.count)
+        result.update(from: self)
         return result
+    }
+
+    /// This vector set to `other`'s values (the same layout).
+    func update(from other: ParameterVector) {
+        assert(other.layout.count == layout.count, "parameter vectors of different layouts")
+        UnsafeMutableRawPointer(buffer.pointer).copyMemory(from: other.buffer.pointer, byteCount: layout.count * MemoryLayout<Float>.stride)
     }
 
     subscript(slot: Slot) -> UnsafeMutablePointer<Float> { buffer.pointer + slot.offset }

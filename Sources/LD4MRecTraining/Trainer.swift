@@ -139,7 +139,10 @@ public final class Trainer {
             }
             let validation = try Evaluation.evaluate(try Model(currentParameters), on: dataset, split: .valid)
             let isBest = validation.recall20 > best.metrics.recall20
-            if isBest { best = (epoch, validation, try weights.copy()) }
+            if isBest {
+                (best.epoch, best.metrics) = (epoch, validation)
+                best.weights.update(from: weights)  // into the same buffer: no fresh pages each epoch
+            }
             let report = EpochReport(epoch: epoch, loss: lossSum / Double(max(1, batches)), validation: validation,
                                      seconds: monotonicSeconds() - start, isBest: isBest, bestEpoch: best.epoch)
             reports.append(report)
