@@ -58,7 +58,7 @@ public final class HistoryStore: @unchecked Sendable {
     public func add(user: Int64, items: [Int64]) -> Int {
         let added = items.sorted().uniqued()
         let unknown = currentCatalogue.unknownCount(added)
-        lock.withWriteLock { histories[user] = (histories[user] ?? []).mergedSorted(with: added) }
+        lock.withWriteLock { histories[user] = (histories[user] ?? []).sortedUnion(added) }
         return unknown
     }
 
@@ -112,26 +112,5 @@ public final class HistoryStore: @unchecked Sendable {
     /// cannot see; the whole test suite stays checkable that way.)
     func withHistories<T>(_ body: ([Int64: [Int64]]) throws -> T) rethrows -> T {
         try lock.withReadLock { try body(histories) }
-    }
-}
-
-extension Array where Element == Int64 {
-    /// The union of two ascending, duplicate-free arrays, ascending and duplicate-free.
-    func mergedSorted(with other: [Int64]) -> [Int64] {
-        var result: [Int64] = []
-        result.reserveCapacity(count + other.count)
-        var (i, j) = (0, 0)
-        while i < count, j < other.count {
-            if self[i] < other[j] {
-                result.append(self[i]); i += 1
-            } else if other[j] < self[i] {
-                result.append(other[j]); j += 1
-            } else {
-                result.append(self[i]); i += 1; j += 1
-            }
-        }
-        result += self[i...]
-        result += other[j...]
-        return result
     }
 }

@@ -83,6 +83,27 @@ extension Array where Element: Equatable {
     }
 }
 
+extension Array where Element: Comparable {
+    /// The union of two ascending, duplicate-free arrays, ascending and duplicate-free
+    /// (either array itself when the other is empty).
+    package func sortedUnion(_ other: [Element]) -> [Element] {
+        if other.isEmpty { return self }
+        if isEmpty { return other }
+        var result: [Element] = []
+        result.reserveCapacity(count + other.count)
+        var (i, j) = (0, 0)
+        while i < count, j < other.count {
+            let (a, b) = (self[i], other[j])
+            result.append(Swift.min(a, b))
+            if a <= b { i += 1 }
+            if b <= a { j += 1 }
+        }
+        result += self[i...]
+        result += other[j...]
+        return result
+    }
+}
+
 /// A loaded LD4MRec model, laid out for serving. Immutable: share it between threads.
 public final class Model: Sendable {
     public let hyperparameters: Hyperparameters

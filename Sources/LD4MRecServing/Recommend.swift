@@ -384,22 +384,4 @@ extension Array where Element == Int32 {
         }
         return low < count && self[low] == value
     }
-
-    /// The union of two sorted arrays without duplicates, sorted and without duplicates.
-    package func sortedUnion(_ other: [Int32]) -> [Int32] {
-        if other.isEmpty { return self }
-        if isEmpty { return other }
-        var result: [Int32] = []
-        result.reserveCapacity(count + other.count)
-        var (i, j) = (0, 0)
-        while i < count, j < other.count {
-            let (a, b) = (self[i], other[j])
-            result.append(Swift.min(a, b))
-            if a <= b { i += 1 }
-            if b <= a { j += 1 }
-        }
-        result += self[i...]
-        result += other[j...]
-        return result
-    }
 }

@@ -89,9 +89,8 @@ final class ParameterVector: @unchecked Sendable {
     let layout: ParameterLayout
     let buffer: AlignedBuffer<Float>
 
-    init(zeros layout: ParameterLayout) throws {
-        self.layout = layout
-        buffer = try AlignedBuffer(uninitialized: layout.count, hugePages: true)
+    convenience init(zeros layout: ParameterLayout) throws {
+        try self.init(uninitialized: layout)
         buffer.pointer.initialize(repeating: 0, count: layout.count)
     }
 
@@ -102,9 +101,14 @@ final class ParameterVector: @unchecked Sendable {
         }
     }
 
+    private init(uninitialized layout: ParameterLayout) throws {
+        self.layout = layout
+        buffer = try AlignedBuffer(uninitialized: layout.count, hugePages: true)
+    }
+
     func copy() throws -> ParameterVector {
-        let result = try ParameterVector(zeros: layout)
-        result.update(from: self)
+        let result = try ParameterVector(uninitialized: layout)
+        result.update(from: self)  // the padding too: zero here
         return result
     }
 
