@@ -47,12 +47,13 @@ struct Train: ParsableCommand {
             try trainer.train { report in
                 let v = report.validation
                 let remaining = max(0, min(h.maxEpochs - report.epoch, report.bestEpoch + h.patience - report.epoch))
-                let line = "epoch \(report.epoch)  loss \(format(report.loss, 6))  val recall@20 \(format(v.recall20, 4))  "
+                let cnet = h.cnets > 1 ? "C-Net \(report.cnet)/\(h.cnets)  " : ""
+                let line = cnet + "epoch \(report.epoch)  loss \(format(report.loss, 6))  val recall@20 \(format(v.recall20, 4))  "
                     + "ndcg@20 \(format(v.ndcg20, 4))  \(format(report.seconds, 1)) s  best epoch \(report.bestEpoch)  "
-                    + "ETA \(format(Double(remaining) * report.seconds, 0)) s (at most)"
+                    + "ETA \(format(Double(remaining) * report.seconds, 0)) s (at most\(h.cnets > report.cnet ? ", this C-Net" : ""))"
                 if live { print("\r\u{1B}[2K" + line, terminator: report.isBest ? "\n" : "") } else { print(line) }
                 fflush(nil)  // all streams: the progress line shows at once
-                logFile?.append("{\"epoch\": \(report.epoch), \"loss\": \(report.loss), \"recall@10\": \(v.recall10), "
+                logFile?.append("{\"cnet\": \(report.cnet), \"epoch\": \(report.epoch), \"loss\": \(report.loss), \"recall@10\": \(v.recall10), "
                     + "\"recall@20\": \(v.recall20), \"ndcg@10\": \(v.ndcg10), \"ndcg@20\": \(v.ndcg20), "
                     + "\"seconds\": \(report.seconds), \"best\": \(report.isBest)}")
             }
@@ -61,7 +62,9 @@ struct Train: ParsableCommand {
         try reportingErrors { try ModelFile.write(result.parameters, to: out) }
         let total = monotonicSeconds() - start
         let b = result.bestValidation
-        print("best epoch \(result.bestEpoch): val recall@20 \(format(b.recall20, 4)) ndcg@20 \(format(b.ndcg20, 4)); "
+        let epochs = result.bestEpochs.map(String.init).joined(separator: ", ")
+        let cnets = h.cnets > 1 ? "best epochs \(epochs), their average" : "best epoch \(epochs)"
+        print("\(cnets): val recall@20 \(format(b.recall20, 4)) ndcg@20 \(format(b.ndcg20, 4)); "
             + "\(result.epochs.count) epochs in \(format(total, 1)) s (+\(format(result.setupSeconds, 1)) s SVD and signals)")
         for note in result.notes { print(note) }
         if let w = result.parameters.hyperparameters.ensembleWeight, result.parameters.hasItemItemPrior {

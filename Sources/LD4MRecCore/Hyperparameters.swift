@@ -35,6 +35,9 @@ public struct Hyperparameters: Sendable, Equatable {
     public var svdPowerIterations = 4
     public var featureStandardization: FeatureStandardization = .trainingItems
     public var seed: UInt64 = 0
+    /// C-Nets trained (seeds drawn from `seed`) and averaged into one, K times as wide
+    /// (docs/MODEL.md); a model file records the served width in the architecture fields.
+    public var cnets = 1
 
     // Scoring beyond the C-Net (docs/MODEL.md, "The item-item prior").
     public var itemItemPrior: ItemItemPrior = .auto
@@ -123,6 +126,8 @@ public struct Hyperparameters: Sendable, Equatable {
         .optionalReal("ensemble_weight", \.ensembleWeight, .closed(0, 1), .training, option: "ensemble-weight",
                       "C-Net weight in [0, 1] of the mixture (default: chosen on validation)."),
         .seed("seed", \.seed, .training, option: "seed", "Random seed."),
+        .integer("n_cnets", \.cnets, 1 ... 64, .training, option: "cnets",
+                 "Train this many C-Nets and serve their average (one C-Net this many times as wide; that many times the training, about that many times the serving)."),
     ]
 
     /// The entry named `name` (as in the model file).

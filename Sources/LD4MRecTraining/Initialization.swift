@@ -4,11 +4,9 @@ import Glibc
 import LD4MRecCore
 
 extension Trainer {
-    /// The frozen signals of the dataset and freshly initialised weights (MODEL.md:
-    /// Xavier-normal weights, biases N(0, 0.001^2), FiLM scale = identity, shift = 0,
-    /// z_in ~ N(0, 1)).
+    /// The frozen signals of the dataset and freshly initialised weights.
     static func initialParameters(_ dataset: Dataset, _ h: Hyperparameters, _ rng: inout SeededGenerator) throws -> ModelParameters {
-        let (n, u, d, k, df) = (dataset.itemCount, dataset.userCount, h.hiddenSize, h.svdRank, h.stepEmbeddingSize)
+        let (n, u, k, df) = (dataset.itemCount, dataset.userCount, h.svdRank, h.stepEmbeddingSize)
         guard k <= min(n, u) else {
             throw LD4MRecError.invalidArgument("svd_rank \(k) exceeds min(users, items) = \(min(n, u))")
         }
@@ -24,29 +22,13 @@ extension Trainer {
                 ? standardized(modality.features, overItems: degrees.map { $0 > 0 }) : modality.features)
         }
 
-        func xavier(_ out: Int, _ inputs: Int) -> DenseLayer {
-            let std = (2 / Double(out + inputs)).squareRoot()
-            return DenseLayer(weight: Matrix(unchecked: out, inputs, (0 ..< out * inputs).map { _ in Float(rng.nextGaussian() * std) }),
-                              bias: (0 ..< out).map { _ in Float(rng.nextGaussian() * 0.001) })
-        }
-        func film(_ inputs: Int, scale: Bool) -> FiLMNetwork {
-            // The scale MLP starts as the identity map, the shift MLP at 0.
-            FiLMNetwork(fc1: xavier(h.filmHiddenSize, inputs),
-                        fc2: DenseLayer(weight: Matrix(zeros: d, h.filmHiddenSize), bias: [Float](repeating: scale ? 1 : 0, count: d)))
-        }
-        let input = xavier(d, n)
-        let blocks = (0 ..< h.blocks).map { _ in
-            CNetBlock(hidden: xavier(d, d + df), condition: xavier(d, 2 * k), gate: xavier(d, df),
-                      filmScale: modalities.map { film($0.features.cols, scale: true) },
-                      filmShift: modalities.map { film($0.features.cols, scale: false) })
-        }
-        let output = xavier(n, d)
-        let zIn = Matrix(unchecked: u, df, (0 ..< u * df).map { _ in Float(rng.nextGaussian()) })
-        return ModelParameters(
+        var p = ModelParameters(
             hyperparameters: h, itemIDs: (0 ..< n).map { Int64($0) }, userIDs: (0 ..< u).map { Int64($0) },
             svdItemFactors: v, svdSingularValues: singular, itemDegrees: degrees, modalities: modalities,
-            input: input, blocks: blocks, output: output, zIn: zIn, zInDefault: [Float](repeating: 0, count: df),
-            histories: dataset.train)
+            input: DenseLayer(weight: Matrix(zeros: 0, 0), bias: []), blocks: [], output: DenseLayer(weight: Matrix(zeros: 0, 0), bias: []),
+            zIn: Matrix(zeros: 0, 0), zInDefault: [Float](repeating: 0, count: df), histories: dataset.train)
+        p.initialiseWeights(&rng)
+        return p
     }
 
     /// Each column standardised with the mean and standard deviation over `overItems`
@@ -62,5 +44,32 @@ extension Trainer {
             for r in 0 ..< features.rows { result[r, c] = Float((Double(features[r, c]) - mean) / std) }
         }
         return result
+    }
+}
+
+extension ModelParameters {
+    /// Fresh C-Net weights and z_in for these signals (MODEL.md: Xavier-normal weights,
+    /// biases N(0, 0.001^2), FiLM scale = identity, shift = 0, z_in ~ N(0, 1)).
+    mutating func initialiseWeights(_ rng: inout SeededGenerator) {
+        let (h, modalities) = (hyperparameters, self.modalities)
+        let (n, u, d, k, df) = (itemCount, userCount, h.hiddenSize, h.svdRank, h.stepEmbeddingSize)
+        func xavier(_ out: Int, _ inputs: Int) -> DenseLayer {
+            let std = (2 / Double(out + inputs)).squareRoot()
+            return DenseLayer(weight: Matrix(unchecked: out, inputs, (0 ..< out * inputs).map { _ in Float(rng.nextGaussian() * std) }),
+                              bias: (0 ..< out).map { _ in Float(rng.nextGaussian() * 0.001) })
+        }
+        func film(_ inputs: Int, scale: Bool) -> FiLMNetwork {
+            // The scale MLP starts as the identity map, the shift MLP at 0.
+            FiLMNetwork(fc1: xavier(h.filmHiddenSize, inputs),
+                        fc2: DenseLayer(weight: Matrix(zeros: d, h.filmHiddenSize), bias: [Float](repeating: scale ? 1 : 0, count: d)))
+        }
+        input = xavier(d, n)
+        blocks = (0 ..< h.blocks).map { _ in
+            CNetBlock(hidden: xavier(d, d + df), condition: xavier(d, 2 * k), gate: xavier(d, df),
+                      filmScale: modalities.map { film($0.features.cols, scale: true) },
+                      filmShift: modalities.map { film($0.features.cols, scale: false) })
+        }
+        output = xavier(n, d)
+        zIn = Matrix(unchecked: u, df, (0 ..< u * df).map { _ in Float(rng.nextGaussian()) })
     }
 }

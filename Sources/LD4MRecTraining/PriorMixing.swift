@@ -87,6 +87,25 @@ extension Trainer {
     }
 }
 
+extension Trainer {
+    /// The standard deviation of `model`'s scores over the validation users' score
+    /// vectors, scored in chunks.
+    func validationSpread(of model: Model) throws -> Double {
+        let n = dataset.itemCount
+        let queries = HeldOutSplit(dataset, .valid).queries(model)
+        let chunk = Model.rowsPerPass(items: n, atMost: 256)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: try checkedProduct([chunk, n], what: "validation scores"))
+        defer { scores.deallocate() }
+        var moments = Moments()
+        for start in stride(from: 0, to: queries.count, by: chunk) {
+            let count = min(chunk, queries.count - start)
+            try model.scores(Array(queries[start ..< start + count]), into: UnsafeMutableBufferPointer(start: scores, count: count * n))
+            moments.add(scores, count * n)
+        }
+        return moments.standardDeviation
+    }
+}
+
 /// An item-item prior as the trainer built it: its table and the parameter chosen for it.
 enum BuiltPrior {
     case ease(Matrix, lambda: Double)

@@ -6,6 +6,8 @@ import LD4MRecServing
 
 /// One epoch's outcome, as the trainer reports it.
 public struct EpochReport: Sendable {
+    /// Which C-Net (1 ... `cnets`) the epoch trained.
+    public let cnet: Int
     public let epoch: Int
     /// Mean training loss over the epoch's minibatches (importance-weighted).
     public let loss: Double
@@ -18,8 +20,11 @@ public struct EpochReport: Sendable {
 /// The outcome of a training run: the best epoch's model.
 public struct TrainingResult: Sendable {
     public let parameters: ModelParameters
-    public let bestEpoch: Int
-    /// Validation metrics of the best epoch's C-Net alone (what early stopping saw).
+    /// The best epoch of each C-Net trained (one unless `cnets` asks for more).
+    public let bestEpochs: [Int]
+    public var bestEpoch: Int { bestEpochs[0] }
+    /// Validation metrics of the C-Net alone: the best epoch's (what early stopping saw),
+    /// or with several C-Nets, their average's.
     public let bestValidation: RankingMetrics
     /// Validation metrics of the saved model (the C-Net mixed with the item-item prior,
     /// when there is one).
@@ -51,17 +56,22 @@ public final class Trainer {
 
     /// Refuses an architecture this machine cannot hold while training (the weights,
     /// their gradients, Adam's two moments and the best epoch's copy: five vectors of the
-    /// C-Net's parameters), with an error before any of it is allocated: hidden sizes up
-    /// to 2^20 pass validation, and a failed allocation would end the process.
+    /// C-Net's parameters, and with several C-Nets a copy of each trained one and their
+    /// average, `cnets^2` times the hidden layers), with an error before any of it is
+    /// allocated: hidden sizes up to 2^20 pass validation, and a failed allocation would
+    /// end the process.
     static func requireMemory(_ dataset: Dataset, _ h: Hyperparameters) throws {
         let (n, d, df, k2, mlp) = (Double(dataset.itemCount), Double(h.hiddenSize), Double(h.stepEmbeddingSize),
                                    Double(2 * h.svdRank), Double(h.filmHiddenSize))
         let film = dataset.modalities.reduce(0.0) { $0 + 2 * (Double($1.features.cols) * mlp + mlp * d) }
         let parameters = 2 * n * d + Double(h.blocks) * (d * (d + 2 * df + k2) + film) + Double(dataset.userCount) * df
-        let bytes = 5 * 4 * parameters
+        let hiddenLayers = Double(h.blocks) * d * (d + 2 * df)
+        let cnets = Double(h.cnets)
+        let averaged = h.cnets > 1 ? cnets * (parameters - hiddenLayers) + cnets * cnets * hiddenLayers : 0
+        let bytes = 4 * ((4 + cnets) * parameters + averaged)
         let available = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
         guard available <= 0 || bytes <= available else {
-            throw LD4MRecError(.outOfMemory, "training this architecture needs about \(Int(bytes / 1e9)) GB (five copies of \(Int(parameters)) parameters), this machine has \(Int(available / 1e9)) GB: lower hidden_size")
+            throw LD4MRecError(.outOfMemory, "training this architecture needs about \(Int(bytes / 1e9)) GB (\(Int(parameters)) parameters per C-Net), this machine has \(Int(available / 1e9)) GB: lower hidden_size\(h.cnets > 1 ? " or n_cnets" : "")")
         }
     }
 
@@ -90,9 +100,43 @@ public final class Trainer {
     /// The model with the current weights (z_in_default = the mean of z_in).
     public var currentParameters: ModelParameters { weights.written(into: frozen) }
 
-    /// Runs epochs until `maxEpochs` or `patience` epochs without a better validation
-    /// Recall@20, calling `progress` after each. Returns the best epoch's model.
+    /// Trains the C-Net (each of `cnets`, one after the other) and mixes in the item-item
+    /// prior, calling `progress` after each epoch. Returns the model to save.
     public func train(progress: (EpochReport) -> Void = { _ in }) throws -> TrainingResult {
+        let h = hyperparameters
+        var reports: [EpochReport] = []
+        var trained: [(epoch: Int, metrics: RankingMetrics, parameters: ModelParameters)] = []
+        for cnet in 1 ... h.cnets {
+            if cnet > 1 {
+                // The members differ in their weights, batch order and noise; they share
+                // the frozen signals. Their seeds are spaced by SplitMix's increment, so
+                // that the runs of seeds 1, 2, 3 share no C-Net.
+                rng = SeededGenerator(seed: h.seed &+ UInt64(cnet - 1) &* 0x9E37_79B9_7F4A_7C15)
+                var fresh = frozen
+                fresh.initialiseWeights(&rng)
+                weights.update(from: try ParameterVector(fresh))
+            }
+            let best = try trainCNet(cnet, reports: &reports, progress: progress)
+            trained.append((best.epoch, best.metrics, best.weights.written(into: frozen)))
+        }
+        var (cnet, cnetValidation) = (trained[0].parameters, trained[0].metrics)
+        if trained.count > 1 {
+            // The average of the members' standardised scores (their spreads over the
+            // validation users): no member dominates by its scale.
+            let spreads = try trained.map { try validationSpread(of: try Model($0.parameters)) }
+            cnet = try .averaging(trained.map(\.parameters),
+                                  weights: spreads.map { Float(1 / (Double(trained.count) * max($0, 1e-12))) })
+            cnetValidation = try Evaluation.evaluate(try Model(cnet), on: dataset, split: .valid)
+        }
+        let (final, finalValidation) = try withItemItemPrior(cnet, cnetValidation: cnetValidation)
+        return TrainingResult(parameters: final, bestEpochs: trained.map(\.epoch), bestValidation: cnetValidation,
+                              finalValidation: finalValidation, epochs: reports, setupSeconds: setupSeconds, notes: notes)
+    }
+
+    /// Runs epochs of C-Net number `cnet` from the current weights until `maxEpochs` or
+    /// `patience` epochs without a better validation Recall@20. Returns the best epoch.
+    private func trainCNet(_ cnet: Int, reports: inout [EpochReport], progress: (EpochReport) -> Void) throws
+        -> (epoch: Int, metrics: RankingMetrics, weights: ParameterVector) {
         let h = hyperparameters
         var optimizer = try AdamOptimizer(for: weights.layout, learningRate: h.learningRate, weightDecay: h.weightDecay)
         var sampler = StepSampler(steps: h.steps, importance: h.stepSampler == .importance)
@@ -104,7 +148,6 @@ public final class Trainer {
 
         // Epoch 0 stands for the initial weights; any trained epoch replaces it.
         var best = (epoch: 0, metrics: RankingMetrics(recall20: -1), weights: try weights.copy())
-        var reports: [EpochReport] = []
         for epoch in 1 ... max(1, h.maxEpochs) {
             let start = monotonicSeconds()
             var order = trainUsers
@@ -143,14 +186,12 @@ public final class Trainer {
                 (best.epoch, best.metrics) = (epoch, validation)
                 best.weights.update(from: weights)  // into the same buffer: no fresh pages each epoch
             }
-            let report = EpochReport(epoch: epoch, loss: lossSum / Double(max(1, batches)), validation: validation,
+            let report = EpochReport(cnet: cnet, epoch: epoch, loss: lossSum / Double(max(1, batches)), validation: validation,
                                      seconds: monotonicSeconds() - start, isBest: isBest, bestEpoch: best.epoch)
             reports.append(report)
             progress(report)
             if epoch - best.epoch >= h.patience { break }
         }
-        let (final, finalValidation) = try withItemItemPrior(best.weights.written(into: frozen), cnetValidation: best.metrics)
-        return TrainingResult(parameters: final, bestEpoch: best.epoch, bestValidation: best.metrics,
-                              finalValidation: finalValidation, epochs: reports, setupSeconds: setupSeconds, notes: notes)
+        return best
     }
 }

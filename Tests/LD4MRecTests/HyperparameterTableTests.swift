@@ -31,7 +31,7 @@ import Glibc
             "svd_oversamples": "6", "svd_power_iterations": "2", "feature_standardization": "none",
             "item_item_prior": "none", "ease_lambda": "250", "ensemble_weight": "0.35",
             "item_item_neighbours": "33", "knn_popularity_exponent": "0.25", "choose_knn_popularity_exponent": "false",
-            "choose_ease_lambda": "false", "seed": "\(UInt64.max - 1)",
+            "choose_ease_lambda": "false", "seed": "\(UInt64.max - 1)", "n_cnets": "3",
         ]
         #expect(Set(texts.keys) == Set(Hyperparameters.fields.map(\.name)), "a field without a test value")
         var h = Hyperparameters()
@@ -55,7 +55,7 @@ import Glibc
 
     @Test func valuesOutsideTheirRangeAreRefusedWithTheirName() throws {
         let cases = [("hidden_size", "0"), ("noise_scale", "0"), ("input_dropout", "1"), ("hidden_dropout", "1"), ("learning_rate", "-1"),
-                     ("ensemble_weight", "1.5"), ("n_blocks", "65"),
+                     ("ensemble_weight", "1.5"), ("n_blocks", "65"), ("n_cnets", "0"),
                      ("knn_popularity_exponent", "-0.1")]
         for (name, text) in cases {
             let field = try #require(Hyperparameters.field(named: name))

@@ -200,6 +200,37 @@ import Glibc
         #expect(try Trainer(dataset: dataset, hyperparameters: other).train().parameters != a.parameters)
     }
 
+    /// `cnets` C-Nets train one after the other from their own seeds and are saved as
+    /// their average: one C-Net that many times as wide, recorded as such.
+    @Test func severalCNetsTrainAndAreSavedAsTheirAverage() throws {
+        var (dataset, h) = Self.smallRun(epochs: 3)
+        h.cnets = 2
+        let result = try Trainer(dataset: dataset, hyperparameters: h).train()
+        #expect(result.epochs.map(\.cnet) == [1, 1, 1, 2, 2, 2])
+        #expect(result.bestEpochs.count == 2)
+        // Each member's best epoch is its own best validation.
+        for (c, best) in result.bestEpochs.enumerated() {
+            let own = result.epochs.filter { $0.cnet == c + 1 }
+            #expect(own[best - 1].validation.recall20 == own.map(\.validation.recall20).max())
+        }
+        let made = result.parameters.hyperparameters
+        #expect((made.hiddenSize, made.stepEmbeddingSize, made.filmHiddenSize, made.cnets)
+            == (2 * h.hiddenSize, 2 * h.stepEmbeddingSize, 2 * h.filmHiddenSize, 2))
+        let cnets = result.parameters.withoutItemItemPrior()
+        #expect(try Evaluation.evaluate(try Model(cnets), on: dataset, split: .valid) == result.bestValidation)
+        let dir = temporaryDirectory()
+        try ModelFile.write(result.parameters, to: dir + "/m.h5")
+        #expect(try ModelFile.read(from: dir + "/m.h5") == result.parameters)
+        // The second C-Net is not the first one again, nor the first C-Net of seed 2.
+        var seed2 = h
+        (seed2.seed, seed2.cnets) = (2, 1)
+        let other = try Trainer(dataset: dataset, hyperparameters: seed2).train()
+        let width = h.hiddenSize * dataset.itemCount
+        let second = Array(cnets.input.weight.values[width ..< 2 * width])
+        #expect(second != Array(cnets.input.weight.values[0 ..< width]))
+        #expect(second != other.parameters.input.weight.values)
+    }
+
     @Test(arguments: [Hyperparameters.Loss.multinomial, .squaredError])
     func optionsTrainAndAreRecorded(loss: Hyperparameters.Loss) throws {
         var (dataset, h) = Self.smallRun(epochs: 2)

@@ -121,6 +121,21 @@ def test_swift_trained_model_parity(swift_model):
         check_parity(model, library, parity_cases(model))
 
 
+def test_swift_averaged_cnets_parity(tiny, tmp_path):
+    """`train --cnets 2` saves the average of two C-Nets as one C-Net twice as wide: torch
+    reads it as such and scores as the library does; torch's trainer trains one C-Net."""
+    path = tmp_path / "cnets.h5"
+    torch_support.cli("train", "--data", tiny, "--out", path, "--hidden", 32, "--svd-rank", 8, "--film-hidden", 16,
+                      "--epochs", 2, "--cnets", 2)
+    model = lt.load(path)
+    h = model.hyperparameters
+    assert (h.n_cnets, h.hidden_size, h.step_embedding_size, h.film_hidden_size) == (2, 64, 20, 32)
+    with ld4mrec.Model(path) as library:
+        check_parity(model, library, parity_cases(model))
+    with pytest.raises(ValueError, match="trains one C-Net"):
+        lt.Trainer(lt.Dataset.from_mmrec(tiny), h.replace(max_epochs=1))
+
+
 @pytest.mark.parametrize("prior", ["ease", "knn", "none"])
 def test_torch_trained_model_parity(tiny, tmp_path, prior):
     data = lt.Dataset.from_mmrec(tiny)

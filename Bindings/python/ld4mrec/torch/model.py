@@ -54,6 +54,9 @@ class Hyperparameters:
     svd_power_iterations: int = 4
     feature_standardization: str = "training-items"
     seed: int = 0
+    # C-Nets averaged into the saved one (a model file's record; this trainer trains one,
+    # `ld4mrec train --cnets K` trains K).
+    n_cnets: int = 1
     # The item-item prior (docs/MODEL.md, "The item-item prior").
     item_item_prior: str = "auto"   # ease and knn up to ITEM_ITEM_MAX_ITEMS items (the better mixture), knn above
     ease_lambda: float = 50.0
@@ -114,6 +117,8 @@ class Hyperparameters:
             (self.ensemble_weight is None or 0 <= self.ensemble_weight <= 1,
              f"ensemble_weight must be in [0, 1], got {self.ensemble_weight}"),
             (0 <= int(self.seed) < 1 << 64, f"seed must be in 0 ... 2^64-1, got {self.seed}"),
+            (self.n_cnets == 1, f"this trainer trains one C-Net (n_cnets 1), got {self.n_cnets}: "
+                                "ld4mrec train --cnets K trains and averages K"),
         ]
         for ok, message in checks:
             if not ok:
