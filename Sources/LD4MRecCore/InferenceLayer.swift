@@ -45,6 +45,10 @@ package struct InferenceTable: Sendable {
     private let bfloat16: AlignedBuffer<UInt16>?
     /// bf16 panels (multiplied tables).
     private let panels: AlignedBuffer<UInt16>?
+    /// A float32 multiplied table's nonzero columns, per block of `rowBlock` rows, where
+    /// zeros fill long stretches of them (the block-diagonal layers of averaged C-Nets,
+    /// docs/MODEL.md): the products skip the rest. nil: every block is multiplied whole.
+    private let nonzeroColumns: [[Range<Int>]]?
 
     /// `values` (rows x cols, row-major) times `scale`, stored in `precision`.
     package init(rows: Int, cols: Int, values: [Float], precision: Precision, scale: Float = 1, use: TableUse = .multiplied) throws {
@@ -55,8 +59,10 @@ package struct InferenceTable: Sendable {
             let table = try AlignedBuffer<Float>(values)
             if scale != 1 { BLAS.scale(scale, table.pointer, count: table.count) }
             (float32, bfloat16, panels) = (table, nil, nil)
+            nonzeroColumns = use == .multiplied ? Self.nonzeroColumns(table.pointer, rows: rows, cols: cols) : nil
             return
         }
+        nonzeroColumns = nil
         let scaled = scale == 1 ? values : values.map { $0 * scale }
         switch use {
         case .gathered:
@@ -76,6 +82,42 @@ package struct InferenceTable: Sendable {
     /// result depends on its block only, never on how a team split the rows, so scores do
     /// not change with the number of threads. Teams split rows in multiples of it.
     package static let rowBlock = 256
+
+    /// Per block of `rowBlock` rows, the ranges of columns holding its nonzero entries
+    /// (gaps under 64 columns bridged, so that no product gets too thin); nil when that
+    /// would skip less than a quarter of the table.
+    static func nonzeroColumns(_ values: UnsafePointer<Float>, rows: Int, cols: Int) -> [[Range<Int>]]? {
+        let minimumGap = 64
+        var (result, skipped) = ([[Range<Int>]](), 0)
+        var used = [Bool](repeating: false, count: cols)
+        for start in stride(from: 0, to: rows, by: rowBlock) {
+            let end = min(rows, start + rowBlock)
+            for c in 0 ..< cols { used[c] = false }
+            for r in start ..< end {
+                let row = values + r * cols
+                for c in 0 ..< cols where row[c] != 0 { used[c] = true }
+            }
+            var runs: [Range<Int>] = []
+            var c = 0
+            while c < cols {
+                guard used[c] else {
+                    c += 1
+                    continue
+                }
+                var last = c + 1
+                while last < cols && used[last] { last += 1 }
+                if let previous = runs.last, c - previous.upperBound < minimumGap {
+                    runs[runs.count - 1] = previous.lowerBound ..< last
+                } else {
+                    runs.append(c ..< last)
+                }
+                c = last
+            }
+            skipped += (end - start) * (cols - runs.reduce(0) { $0 + $1.count })
+            result.append(runs)
+        }
+        return skipped * 4 >= rows * cols ? result : nil
+    }
 
     /// `y += row r` for each r of `rows`, in their order (the input layer of a history).
     package func addRows(_ rows: [Int32], to y: UnsafeMutablePointer<Float>) {
@@ -135,11 +177,18 @@ package struct InferenceTable: Sendable {
             forEachBlock(of: slice, size: Self.rowBlock) { block in
                 let first = float32.pointer + block.lowerBound * cols
                 let out = y + (block.lowerBound - slice.lowerBound)
-                if x.rows == 1 {
-                    BLAS.gemv(first, lda: cols, x.f32, out, m: block.count, n: cols, beta: beta)
-                } else {
-                    BLAS.gemmABt(x.f32, lda: x.stride, first, ldb: cols, out, ldc: ldy, m: x.rows, n: block.count, k: cols,
-                                 beta: beta)
+                let runs = nonzeroColumns?[block.lowerBound / Self.rowBlock] ?? [0 ..< cols]
+                if runs.isEmpty, !accumulate {  // all zeros
+                    for b in 0 ..< x.rows { (out + b * ldy).update(repeating: 0, count: block.count) }
+                }
+                for (i, run) in runs.enumerated() {
+                    let (a, w, beta) = (first + run.lowerBound, x.f32 + run.lowerBound, i == 0 ? beta : 1)
+                    if x.rows == 1 {
+                        BLAS.gemv(a, lda: cols, w, out, m: block.count, n: run.count, beta: beta)
+                    } else {
+                        BLAS.gemmABt(w, lda: x.stride, a, ldb: cols, out, ldc: ldy, m: x.rows, n: block.count, k: run.count,
+                                     beta: beta)
+                    }
                 }
             }
         } else if let panels, let xb = x.bf16 {  // bf16 layers are always given bf16 activations

@@ -155,6 +155,47 @@ import Glibc
 
     /// OpenBLAS must run the kernels of this CPU: a fallback to its SSE3 ones is 4-5 times
     /// slower (Debian 12's OpenBLAS does not know some newer CPUs).
+    /// A float32 layer multiplies only the columns its row blocks use where zeros fill long
+    /// stretches (block-diagonal layers): the same products as the whole rows, as a double
+    /// reference computes them; a dense layer is multiplied whole.
+    @Test(arguments: [1, 7])
+    func blockDiagonalLayersSkipTheirZeros(batch: Int) throws {
+        // Three members of 200 rows: member j reads columns 200j ..< 200(j+1) and its own 10
+        // of the last 30 (W1 on [h ; z]); row block 1 (rows 256-511) spans members 1 and 2.
+        let (members, d, df) = (3, 200, 10)
+        let (rows, cols) = (members * d, members * (d + df))
+        var rng = SeededGenerator(seed: 5)
+        var weights = [Float](repeating: 0, count: rows * cols)
+        for r in 0 ..< rows {
+            let j = r / d
+            for c in Array(j * d ..< (j + 1) * d) + Array(members * d + j * df ..< members * d + (j + 1) * df) {
+                weights[r * cols + c] = Float(rng.nextGaussian())
+            }
+        }
+        let dense = (0 ..< 300 * 40).map { _ in Float(rng.nextGaussian()) }
+        let zeros = [Float](repeating: 0, count: 300 * 40)
+        for (values, rows, cols, skips) in [(weights, rows, cols, true), (dense, 300, 40, false), (zeros, 300, 40, true)] {
+            let table = try InferenceTable(rows: rows, cols: cols, values: values, precision: .float32)
+            let found = values.withUnsafeBufferPointer { InferenceTable.nonzeroColumns($0.baseAddress!, rows: rows, cols: cols) }
+            #expect((found != nil) == skips)
+            let x = (0 ..< batch * cols).map { _ in Float(rng.nextGaussian()) }
+            for accumulate in [false, true] {
+                var y = [Float](repeating: 2, count: batch * rows)
+                x.withUnsafeBufferPointer { x in
+                    table.multiply(rows: 0 ..< rows, Activations(f32: x.baseAddress!, bf16: nil, rows: batch, stride: cols),
+                                   into: &y, ldy: rows, accumulate: accumulate)
+                }
+                for b in 0 ..< batch {
+                    for r in 0 ..< rows {
+                        var want = accumulate ? 2.0 : 0
+                        for c in 0 ..< cols { want += Double(values[r * cols + c]) * Double(x[b * cols + c]) }
+                        #expect(abs(Double(y[b * rows + r]) - want) < 1e-4 * (1 + abs(want)), "row \(r) of \(rows)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func openBLASRunsTheKernelsOfThisCPU() {
         let core = BLAS.kernels
         if ld4mrk_has_avx512bf16() != 0 || cpuSupportsAVX2() {
