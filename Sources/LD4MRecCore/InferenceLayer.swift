@@ -182,12 +182,12 @@ package struct InferenceTable: Sendable {
                     for b in 0 ..< x.rows { (out + b * ldy).update(repeating: 0, count: block.count) }
                 }
                 for (i, run) in runs.enumerated() {
-                    let (a, w, beta) = (first + run.lowerBound, x.f32 + run.lowerBound, i == 0 ? beta : 1)
+                    let (a, w, runBeta) = (first + run.lowerBound, x.f32 + run.lowerBound, i == 0 ? beta : 1)
                     if x.rows == 1 {
-                        BLAS.gemv(a, lda: cols, w, out, m: block.count, n: run.count, beta: beta)
+                        BLAS.gemv(a, lda: cols, w, out, m: block.count, n: run.count, beta: runBeta)
                     } else {
                         BLAS.gemmABt(w, lda: x.stride, a, ldb: cols, out, ldc: ldy, m: x.rows, n: block.count, k: run.count,
-                                     beta: beta)
+                                     beta: runBeta)
                     }
                 }
             }
