@@ -177,19 +177,21 @@ package struct InferenceTable: Sendable {
             forEachBlock(of: slice, size: Self.rowBlock) { block in
                 let first = float32.pointer + block.lowerBound * cols
                 let out = y + (block.lowerBound - slice.lowerBound)
-                let runs = nonzeroColumns?[block.lowerBound / Self.rowBlock] ?? [0 ..< cols]
+                /// The block times the columns `run` of x, added to `beta` times y.
+                func product(_ run: Range<Int>, beta: Float) {
+                    let (a, w) = (first + run.lowerBound, x.f32 + run.lowerBound)
+                    if x.rows == 1 {
+                        BLAS.gemv(a, lda: cols, w, out, m: block.count, n: run.count, beta: beta)
+                    } else {
+                        BLAS.gemmABt(w, lda: x.stride, a, ldb: cols, out, ldc: ldy, m: x.rows, n: block.count, k: run.count,
+                                     beta: beta)
+                    }
+                }
+                guard let runs = nonzeroColumns?[block.lowerBound / Self.rowBlock] else { return product(0 ..< cols, beta: beta) }
                 if runs.isEmpty, !accumulate {  // all zeros
                     for b in 0 ..< x.rows { (out + b * ldy).update(repeating: 0, count: block.count) }
                 }
-                for (i, run) in runs.enumerated() {
-                    let (a, w, runBeta) = (first + run.lowerBound, x.f32 + run.lowerBound, i == 0 ? beta : 1)
-                    if x.rows == 1 {
-                        BLAS.gemv(a, lda: cols, w, out, m: block.count, n: run.count, beta: runBeta)
-                    } else {
-                        BLAS.gemmABt(w, lda: x.stride, a, ldb: cols, out, ldc: ldy, m: x.rows, n: block.count, k: run.count,
-                                     beta: runBeta)
-                    }
-                }
+                for (i, run) in runs.enumerated() { product(run, beta: i == 0 ? beta : 1) }
             }
         } else if let panels, let xb = x.bf16 {  // bf16 layers are always given bf16 activations
             // The panels read whole blocks of 32 columns and write whole blocks of 32 rows:

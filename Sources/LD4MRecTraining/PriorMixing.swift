@@ -16,31 +16,25 @@ extension Trainer {
         let validation = HeldOutSplit(dataset, .valid)
         let model = try Model(cnet)
         let queries = validation.queries(model)
-        let chunk = Model.rowsPerPass(items: n, atMost: 256)  // score matrices within 64 MB each
-        let cnetScores = UnsafeMutablePointer<Float>.allocate(capacity: try checkedProduct([chunk, n], what: "validation scores"))
-        let priorScores = UnsafeMutablePointer<Float>.allocate(capacity: chunk * n)
-        defer {
-            cnetScores.deallocate()
-            priorScores.deallocate()
-        }
-        /// Scores `body` gets for each chunk of validation users (offset of its first user).
-        func forEachChunk(_ prior: BuiltPrior, _ body: (Int, Int) -> Void) throws {
-            for start in stride(from: 0, to: queries.count, by: chunk) {
-                let count = min(chunk, queries.count - start)
-                try model.scores(Array(queries[start ..< start + count]), into: UnsafeMutableBufferPointer(start: cnetScores, count: count * n))
+        let priorScores = UnsafeMutablePointer<Float>.allocate(capacity: try checkedProduct([scoredChunk(items: n), n], what: "validation scores"))
+        defer { priorScores.deallocate() }
+        /// The C-Net's and the prior's scores of each chunk of validation users, for `body`
+        /// (offset of the chunk's first user, its size, the C-Net's scores).
+        func forEachChunk(_ prior: BuiltPrior, _ body: (Int, Int, UnsafePointer<Float>) -> Void) throws {
+            try forEachScoredChunk(of: queries, by: model) { start, count, cnetScores in
                 priorScores.update(repeating: 0, count: count * n)
                 for r in 0 ..< count {
                     for item in dataset.train.row(validation.users[start + r]) {
                         prior.addRow(Int(item), to: priorScores + r * n, items: n)
                     }
                 }
-                body(start, count)
+                body(start, count, cnetScores)
             }
         }
         /// The prior's mixture with the best validation Recall@20: its scales and metrics.
         func mixture(with prior: BuiltPrior) throws -> (weight: Double, scales: (cnet: Float, prior: Float), metrics: RankingMetrics) {
             var (cnetMoments, priorMoments) = (Moments(), Moments())
-            try forEachChunk(prior) { _, count in
+            try forEachChunk(prior) { _, count, cnetScores in
                 cnetMoments.add(cnetScores, count * n)
                 priorMoments.add(priorScores, count * n)
             }
@@ -51,7 +45,7 @@ extension Trainer {
             let candidates = hyperparameters.ensembleWeight.map { [$0] } ?? (0 ... 20).map { Double($0) / 20 }
             var rankings = [[[Int64]]](repeating: [], count: candidates.count)
             var row = [Float](repeating: 0, count: n)
-            try forEachChunk(prior) { start, count in
+            try forEachChunk(prior) { start, count, cnetScores in
                 for (c, w) in candidates.enumerated() {
                     let (a, b) = mixed(w)
                     for r in 0 ..< count {
@@ -91,18 +85,29 @@ extension Trainer {
     /// The standard deviation of `model`'s scores over the validation users' score
     /// vectors, scored in chunks.
     func validationSpread(of model: Model) throws -> Double {
-        let n = dataset.itemCount
-        let queries = HeldOutSplit(dataset, .valid).queries(model)
-        let chunk = Model.rowsPerPass(items: n, atMost: 256)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: try checkedProduct([chunk, n], what: "validation scores"))
-        defer { scores.deallocate() }
         var moments = Moments()
-        for start in stride(from: 0, to: queries.count, by: chunk) {
-            let count = min(chunk, queries.count - start)
-            try model.scores(Array(queries[start ..< start + count]), into: UnsafeMutableBufferPointer(start: scores, count: count * n))
-            moments.add(scores, count * n)
+        try forEachScoredChunk(of: HeldOutSplit(dataset, .valid).queries(model), by: model) { _, count, scores in
+            moments.add(scores, count * model.itemCount)
         }
         return moments.standardDeviation
+    }
+}
+
+/// Users scored in chunks (score matrices within 64 MB): memory grows with a chunk, not
+/// with users x items.
+private func scoredChunk(items: Int) -> Int { Model.rowsPerPass(items: items, atMost: 256) }
+
+/// `model`'s scores of `queries`, a chunk at a time, for `body` (offset of the chunk's
+/// first query, its size, its size x n_items scores).
+private func forEachScoredChunk(of queries: [Query], by model: Model,
+                                _ body: (Int, Int, UnsafePointer<Float>) throws -> Void) throws {
+    let (n, chunk) = (model.itemCount, scoredChunk(items: model.itemCount))
+    let scores = UnsafeMutablePointer<Float>.allocate(capacity: try checkedProduct([chunk, n], what: "validation scores"))
+    defer { scores.deallocate() }
+    for start in stride(from: 0, to: queries.count, by: chunk) {
+        let count = min(chunk, queries.count - start)
+        try model.scores(Array(queries[start ..< start + count]), into: UnsafeMutableBufferPointer(start: scores, count: count * n))
+        try body(start, count, scores)
     }
 }
 
