@@ -55,7 +55,7 @@ struct tile_config {
  * tiles per step. */
 __attribute__((target("amx-tile,amx-bf16")))
 static void gemm_amx(const uint16_t *a, size_t lda, size_t m, const uint16_t *panels, size_t cols,
-                     size_t row_begin, size_t row_end, float *c, size_t ldc) {
+                     size_t row_begin, size_t row_end, const size_t *runs, size_t n_runs, float *c, size_t ldc) {
     struct tile_config config;
     memset(&config, 0, sizeof config);
     config.palette = 1;
@@ -80,16 +80,17 @@ static void gemm_amx(const uint16_t *a, size_t lda, size_t m, const uint16_t *pa
                 _tile_zero(1);
                 _tile_zero(2);
                 _tile_zero(3);
-                for (size_t k = 0; k < blocks; k++) {
-                    _tile_loadd(4, a0 + 32 * k, a_stride);
-                    _tile_loadd(6, b0 + 512 * k, 64);
-                    _tile_dpbf16ps(0, 4, 6);
-                    _tile_loadd(7, b1 + 512 * k, 64);
-                    _tile_dpbf16ps(1, 4, 7);
-                    _tile_loadd(5, a1 + 32 * k, a_stride);
-                    _tile_dpbf16ps(2, 5, 6);
-                    _tile_dpbf16ps(3, 5, 7);
-                }
+                for (size_t r = 0; r < n_runs; r++)
+                    for (size_t k = runs[2 * r]; k < runs[2 * r + 1]; k++) {
+                        _tile_loadd(4, a0 + 32 * k, a_stride);
+                        _tile_loadd(6, b0 + 512 * k, 64);
+                        _tile_dpbf16ps(0, 4, 6);
+                        _tile_loadd(7, b1 + 512 * k, 64);
+                        _tile_dpbf16ps(1, 4, 7);
+                        _tile_loadd(5, a1 + 32 * k, a_stride);
+                        _tile_dpbf16ps(2, 5, 6);
+                        _tile_dpbf16ps(3, 5, 7);
+                    }
                 float *c0 = c + i * ldc + (j - row_begin), *c1 = c0 + 16 * ldc;
                 _tile_stored(0, c0, c_stride);
                 _tile_stored(1, c0 + 16, c_stride);
@@ -106,20 +107,21 @@ static void gemm_amx(const uint16_t *a, size_t lda, size_t m, const uint16_t *pa
  * each broadcast. */
 __attribute__((target("avx512f,avx512bw,avx512bf16")))
 static void gemv_dpbf16(const uint16_t *x, const uint16_t *panels, size_t cols, size_t row_begin,
-                        size_t row_end, float *y) {
+                        size_t row_end, const size_t *runs, size_t n_runs, float *y) {
     const size_t blocks = ld4mrk_panels_cols(cols) / 32, panel = blocks * 512;
     const uint32_t *pairs = (const uint32_t *)x;
     size_t j = row_begin;
     for (; j + 64 <= row_end; j += 64) {
         const uint16_t *w = panels + (j / 16) * panel;
         __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-        for (size_t p = 0; p < blocks * 16; p++) {
-            const __m512bh pair = (__m512bh)_mm512_set1_epi32((int)pairs[p]);
-            s0 = _mm512_dpbf16_ps(s0, (__m512bh)_mm512_loadu_si512(w + 32 * p), pair);
-            s1 = _mm512_dpbf16_ps(s1, (__m512bh)_mm512_loadu_si512(w + panel + 32 * p), pair);
-            s2 = _mm512_dpbf16_ps(s2, (__m512bh)_mm512_loadu_si512(w + 2 * panel + 32 * p), pair);
-            s3 = _mm512_dpbf16_ps(s3, (__m512bh)_mm512_loadu_si512(w + 3 * panel + 32 * p), pair);
-        }
+        for (size_t r = 0; r < n_runs; r++)
+            for (size_t p = runs[2 * r] * 16; p < runs[2 * r + 1] * 16; p++) {
+                const __m512bh pair = (__m512bh)_mm512_set1_epi32((int)pairs[p]);
+                s0 = _mm512_dpbf16_ps(s0, (__m512bh)_mm512_loadu_si512(w + 32 * p), pair);
+                s1 = _mm512_dpbf16_ps(s1, (__m512bh)_mm512_loadu_si512(w + panel + 32 * p), pair);
+                s2 = _mm512_dpbf16_ps(s2, (__m512bh)_mm512_loadu_si512(w + 2 * panel + 32 * p), pair);
+                s3 = _mm512_dpbf16_ps(s3, (__m512bh)_mm512_loadu_si512(w + 3 * panel + 32 * p), pair);
+            }
         float *out = y + (j - row_begin);
         _mm512_storeu_ps(out, s0);
         _mm512_storeu_ps(out + 16, s1);
@@ -129,9 +131,10 @@ static void gemv_dpbf16(const uint16_t *x, const uint16_t *panels, size_t cols, 
     for (; j < row_end; j += 16) {
         const uint16_t *w = panels + (j / 16) * panel;
         __m512 s = _mm512_setzero_ps();
-        for (size_t p = 0; p < blocks * 16; p++)
-            s = _mm512_dpbf16_ps(s, (__m512bh)_mm512_loadu_si512(w + 32 * p),
-                                 (__m512bh)_mm512_set1_epi32((int)pairs[p]));
+        for (size_t r = 0; r < n_runs; r++)
+            for (size_t p = runs[2 * r] * 16; p < runs[2 * r + 1] * 16; p++)
+                s = _mm512_dpbf16_ps(s, (__m512bh)_mm512_loadu_si512(w + 32 * p),
+                                     (__m512bh)_mm512_set1_epi32((int)pairs[p]));
         _mm512_storeu_ps(y + (j - row_begin), s);
     }
 }
@@ -155,47 +158,59 @@ int ld4mrk_has_amx_bf16(void) {
 }
 
 void ld4mrk_panels_gemm(const uint16_t *a, size_t lda, size_t m, const uint16_t *panels, size_t cols,
-                        size_t row_begin, size_t row_end, float *c, size_t ldc, int allow_amx) {
+                        size_t row_begin, size_t row_end, const size_t *runs, size_t n_runs, float *c, size_t ldc,
+                        int allow_amx) {
+    const size_t whole[2] = {0, ld4mrk_panels_cols(cols) / 32};  /* runs == NULL: every block */
+    if (!runs) {
+        runs = whole;
+        n_runs = 1;
+    }
 #if defined(__x86_64__)
     if (allow_amx && ld4mrk_has_amx_bf16()) {
-        gemm_amx(a, lda, m, panels, cols, row_begin, row_end, c, ldc);
+        gemm_amx(a, lda, m, panels, cols, row_begin, row_end, runs, n_runs, c, ldc);
         return;
     }
 #endif
     (void)allow_amx;
     for (size_t i = 0; i < m; i++)
-        ld4mrk_panels_gemv(a + i * lda, panels, cols, row_begin, row_end, c + i * ldc, 1);
+        ld4mrk_panels_gemv(a + i * lda, panels, cols, row_begin, row_end, runs, n_runs, c + i * ldc, 1);
 }
 
 /* The plain path: widen to float32 and sum in the same line order. */
 static void gemv_widening(const uint16_t *x, const uint16_t *panels, size_t cols, size_t row_begin,
-                          size_t row_end, float *y) {
+                          size_t row_end, const size_t *runs, size_t n_runs, float *y) {
     const size_t blocks = ld4mrk_panels_cols(cols) / 32, panel = blocks * 512;
     for (size_t j = row_begin; j < row_end; j += 16) {
         const uint16_t *w = panels + (j / 16) * panel;
         float s[16] = {0};
-        for (size_t p = 0; p < blocks * 16; p++) {
-            union { uint32_t u; float f; } x0 = {(uint32_t)x[2 * p] << 16}, x1 = {(uint32_t)x[2 * p + 1] << 16};
-            for (int r = 0; r < 16; r++) {
-                union { uint32_t u; float f; } w0 = {(uint32_t)w[32 * p + 2 * r] << 16},
-                                               w1 = {(uint32_t)w[32 * p + 2 * r + 1] << 16};
-                s[r] += w0.f * x0.f + w1.f * x1.f;
+        for (size_t run = 0; run < n_runs; run++)
+            for (size_t p = runs[2 * run] * 16; p < runs[2 * run + 1] * 16; p++) {
+                union { uint32_t u; float f; } x0 = {(uint32_t)x[2 * p] << 16}, x1 = {(uint32_t)x[2 * p + 1] << 16};
+                for (int r = 0; r < 16; r++) {
+                    union { uint32_t u; float f; } w0 = {(uint32_t)w[32 * p + 2 * r] << 16},
+                                                   w1 = {(uint32_t)w[32 * p + 2 * r + 1] << 16};
+                    s[r] += w0.f * x0.f + w1.f * x1.f;
+                }
             }
-        }
         memcpy(y + (j - row_begin), s, sizeof s);
     }
 }
 
 void ld4mrk_panels_gemv(const uint16_t *x, const uint16_t *panels, size_t cols, size_t row_begin,
-                        size_t row_end, float *y, int allow_dpbf16) {
+                        size_t row_end, const size_t *runs, size_t n_runs, float *y, int allow_dpbf16) {
+    const size_t whole[2] = {0, ld4mrk_panels_cols(cols) / 32};  /* runs == NULL: every block */
+    if (!runs) {
+        runs = whole;
+        n_runs = 1;
+    }
 #if defined(__x86_64__)
     if (allow_dpbf16 && ld4mrk_has_avx512bf16()) {
-        gemv_dpbf16(x, panels, cols, row_begin, row_end, y);
+        gemv_dpbf16(x, panels, cols, row_begin, row_end, runs, n_runs, y);
         return;
     }
 #endif
     (void)allow_dpbf16;
-    gemv_widening(x, panels, cols, row_begin, row_end, y);
+    gemv_widening(x, panels, cols, row_begin, row_end, runs, n_runs, y);
 }
 
 /* out[i] = x . w_rows[i]: one row read out of its panel (two columns per 64-byte line),

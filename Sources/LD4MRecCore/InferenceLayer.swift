@@ -49,6 +49,9 @@ package struct InferenceTable: Sendable {
     /// zeros fill long stretches of them (the block-diagonal layers of averaged C-Nets,
     /// docs/MODEL.md): the products skip the rest. nil: every block is multiplied whole.
     private let nonzeroColumns: [[Range<Int>]]?
+    /// The same for bf16 panels, in blocks of 32 columns (the panels' unit): per block of
+    /// `rowBlock` rows, [begin, end) pairs of column blocks, flat, as panels.c takes them.
+    private let nonzeroPanelBlocks: [[Int]]?
 
     /// `values` (rows x cols, row-major) times `scale`, stored in `precision`.
     package init(rows: Int, cols: Int, values: [Float], precision: Precision, scale: Float = 1, use: TableUse = .multiplied) throws {
@@ -60,9 +63,13 @@ package struct InferenceTable: Sendable {
             if scale != 1 { BLAS.scale(scale, table.pointer, count: table.count) }
             (float32, bfloat16, panels) = (table, nil, nil)
             nonzeroColumns = use == .multiplied ? Self.nonzeroColumns(table.pointer, rows: rows, cols: cols) : nil
+            nonzeroPanelBlocks = nil
             return
         }
         nonzeroColumns = nil
+        nonzeroPanelBlocks = use == .multiplied ? values.withUnsafeBufferPointer {
+            Self.nonzeroColumns($0.baseAddress!, rows: rows, cols: cols)?.map(Self.columnBlocks)
+        } : nil
         let scaled = scale == 1 ? values : values.map { $0 * scale }
         switch use {
         case .gathered:
@@ -117,6 +124,20 @@ package struct InferenceTable: Sendable {
             result.append(runs)
         }
         return skipped * 4 >= rows * cols ? result : nil
+    }
+
+    /// Column runs as the blocks of 32 columns that hold them, merged where they meet.
+    static func columnBlocks(_ runs: [Range<Int>]) -> [Int] {
+        var pairs: [Int] = []
+        for run in runs {
+            let (begin, end) = (run.lowerBound / 32, (run.upperBound + 31) / 32)
+            if let last = pairs.last, begin <= last {
+                pairs[pairs.count - 1] = end
+            } else {
+                pairs += [begin, end]
+            }
+        }
+        return pairs
     }
 
     /// `y += row r` for each r of `rows`, in their order (the input layer of a history).
@@ -209,10 +230,19 @@ package struct InferenceTable: Sendable {
             forEachBlock(of: slice, size: Self.rowBlock) { block in
                 let outputs = (block.count + 31) / 32 * 32
                 let end = block.lowerBound + outputs
-                if x.rows == 1 {
-                    ld4mrk_panels_gemv(a, panels.pointer, cols, block.lowerBound, end, c, 1)
+                let runs = nonzeroPanelBlocks?[block.lowerBound / Self.rowBlock]
+                if runs?.isEmpty == true {  // all zeros
+                    c.update(repeating: 0, count: x.rows * outputs)
                 } else {
-                    ld4mrk_panels_gemm(a, width, x.rows, panels.pointer, cols, block.lowerBound, end, c, outputs, 1)
+                    (runs ?? []).withUnsafeBufferPointer { pairs in
+                        let (first, count) = runs == nil ? (nil, 0) : (pairs.baseAddress, pairs.count / 2)
+                        if x.rows == 1 {
+                            ld4mrk_panels_gemv(a, panels.pointer, cols, block.lowerBound, end, first, count, c, 1)
+                        } else {
+                            ld4mrk_panels_gemm(a, width, x.rows, panels.pointer, cols, block.lowerBound, end, first, count,
+                                               c, outputs, 1)
+                        }
+                    }
                 }
                 let out = y + (block.lowerBound - slice.lowerBound)
                 for b in 0 ..< x.rows {
@@ -326,9 +356,9 @@ package struct ScreeningTable: Sendable {
     package func multiply(rows slice: Range<Int>, _ a: UnsafePointer<UInt16>, batch: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard !slice.isEmpty else { return }
         if batch == 1 {
-            ld4mrk_panels_gemv(a, panels.pointer, cols, slice.lowerBound, slice.upperBound, c + slice.lowerBound, 1)
+            ld4mrk_panels_gemv(a, panels.pointer, cols, slice.lowerBound, slice.upperBound, nil, 0, c + slice.lowerBound, 1)
         } else {
-            ld4mrk_panels_gemm(a, paddedCols, batch, panels.pointer, cols, slice.lowerBound, slice.upperBound,
+            ld4mrk_panels_gemm(a, paddedCols, batch, panels.pointer, cols, slice.lowerBound, slice.upperBound, nil, 0,
                                c + slice.lowerBound, ldc, 1)
         }
     }

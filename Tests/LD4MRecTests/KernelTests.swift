@@ -80,11 +80,11 @@ import Glibc
         var tiles = [Float](repeating: .nan, count: batchRows * height), perRow = tiles
         var fast = [Float](repeating: .nan, count: height), plain = fast
         let panels = table.panelsForTesting
-        ld4mrk_panels_gemm(a, width, batch, panels, cols, 0, height, &tiles, height, 1)
-        ld4mrk_panels_gemm(a, width, batch, panels, cols, 0, height, &perRow, height, 0)
+        ld4mrk_panels_gemm(a, width, batch, panels, cols, 0, height, nil, 0, &tiles, height, 1)
+        ld4mrk_panels_gemm(a, width, batch, panels, cols, 0, height, nil, 0, &perRow, height, 0)
         if height > 32 {  // a slice of rows lands at column 0 of its output
             var slice = [Float](repeating: .nan, count: batchRows * (height - 32))
-            ld4mrk_panels_gemm(a, width, batch, panels, cols, 32, height, &slice, height - 32, 1)
+            ld4mrk_panels_gemm(a, width, batch, panels, cols, 32, height, nil, 0, &slice, height - 32, 1)
             for b in 0 ..< batch { #expect(Array(slice[b * (height - 32) ..< (b + 1) * (height - 32)]) == Array(tiles[b * height + 32 ..< (b + 1) * height])) }
         }
         for b in 0 ..< batch {
@@ -93,14 +93,23 @@ import Glibc
             let norm = (0 ..< cols).reduce(0.0) { $0 + Double(x[b * cols + $1]) * Double(x[b * cols + $1]) }.squareRoot()
             #expect(abs(Double(norms[b]) - norm) <= 1e-5 * norm)
             a.withUnsafeBufferPointer {
-                ld4mrk_panels_gemv($0.baseAddress! + b * width, panels, cols, 0, height, &fast, 1)
-                ld4mrk_panels_gemv($0.baseAddress! + b * width, panels, cols, 0, height, &plain, 0)
+                ld4mrk_panels_gemv($0.baseAddress! + b * width, panels, cols, 0, height, nil, 0, &fast, 1)
+                ld4mrk_panels_gemv($0.baseAddress! + b * width, panels, cols, 0, height, nil, 0, &plain, 0)
             }
             // One row at a time out of its panel: the widening path's sums, in its order.
             let picked: [Int32] = [0, Int32(rows - 1), Int32(rows / 2)]
             var dots = [Float](repeating: .nan, count: picked.count)
             a.withUnsafeBufferPointer { ld4mrk_panels_dot_rows(panels, cols, picked, picked.count, $0.baseAddress! + b * width, &dots) }
             for (i, r) in picked.enumerated() { #expect(abs(dots[i] - plain[Int(r)]) <= 1e-5 * max(1, abs(plain[Int(r)]))) }
+            // Runs of column blocks: all but the first, on the fast and the widening path.
+            var withoutFirst = [Float](repeating: .nan, count: 2 * height)
+            if width >= 64 {
+                a.withUnsafeBufferPointer {
+                    let runs = [1, width / 32]
+                    ld4mrk_panels_gemv($0.baseAddress! + b * width, panels, cols, 0, height, runs, 1, &withoutFirst, 1)
+                    ld4mrk_panels_gemv($0.baseAddress! + b * width, panels, cols, 0, height, runs, 1, &withoutFirst[height], 0)
+                }
+            }
             for r in 0 ..< height {
                 var rounded = 0.0, exact = 0.0, magnitude = 0.0
                 for c in 0 ..< cols where r < rows {
@@ -113,6 +122,15 @@ import Glibc
                 let tolerance = 1e-6 * Double(cols) * max(1e-30, magnitude)
                 for (path, value) in [("AMX", tiles[b * height + r]), ("per row", perRow[b * height + r]), ("VDPBF16PS", fast[r]), ("widening", plain[r])] {
                     #expect(abs(Double(value) - rounded) <= tolerance, "\(path) \(rows)x\(cols) batch \(b) row \(r): \(value) vs \(rounded)")
+                }
+                if width >= 64 {
+                    var rest = 0.0
+                    for c in 32 ..< cols where r < rows {
+                        var wb: UInt16 = 0
+                        Kernels.toBFloat16([w[r * cols + c]], &wb, count: 1)
+                        rest += widened(wb) * widened(xb[c])
+                    }
+                    for value in [withoutFirst[r], withoutFirst[height + r]] { #expect(abs(Double(value) - rest) <= tolerance) }
                 }
                 if r < rows {
                     let margin = Double(ScreeningTable.margin(cols: cols) * norms[b] * table.rowNorms.pointer[r])
@@ -153,11 +171,10 @@ import Glibc
         #expect(count >= k)
     }
 
-    /// OpenBLAS must run the kernels of this CPU: a fallback to its SSE3 ones is 4-5 times
-    /// slower (Debian 12's OpenBLAS does not know some newer CPUs).
-    /// A float32 layer multiplies only the columns its row blocks use where zeros fill long
-    /// stretches (block-diagonal layers): the same products as the whole rows, as a double
-    /// reference computes them; a dense layer is multiplied whole.
+    /// A layer, float32 or bf16, multiplies only the columns its row blocks use where zeros
+    /// fill long stretches (block-diagonal layers): the same products as the whole rows, as a
+    /// double reference computes them (of the rounded values in bf16); a dense layer is
+    /// multiplied whole.
     @Test(arguments: [1, 7])
     func blockDiagonalLayersSkipTheirZeros(batch: Int) throws {
         // Three members of 200 rows: member j reads columns 200j ..< 200(j+1) and its own 10
@@ -174,28 +191,54 @@ import Glibc
         }
         let dense = (0 ..< 300 * 40).map { _ in Float(rng.nextGaussian()) }
         let zeros = [Float](repeating: 0, count: 300 * 40)
-        for (values, rows, cols, skips) in [(weights, rows, cols, true), (dense, 300, 40, false), (zeros, 300, 40, true)] {
-            let table = try InferenceTable(rows: rows, cols: cols, values: values, precision: .float32)
-            let found = values.withUnsafeBufferPointer { InferenceTable.nonzeroColumns($0.baseAddress!, rows: rows, cols: cols) }
-            #expect((found != nil) == skips)
-            let x = (0 ..< batch * cols).map { _ in Float(rng.nextGaussian()) }
-            for accumulate in [false, true] {
-                var y = [Float](repeating: 2, count: batch * rows)
-                x.withUnsafeBufferPointer { x in
-                    table.multiply(rows: 0 ..< rows, Activations(f32: x.baseAddress!, bf16: nil, rows: batch, stride: cols),
-                                   into: &y, ldy: rows, accumulate: accumulate)
-                }
-                for b in 0 ..< batch {
-                    for r in 0 ..< rows {
-                        var want = accumulate ? 2.0 : 0
-                        for c in 0 ..< cols { want += Double(values[r * cols + c]) * Double(x[b * cols + c]) }
-                        #expect(abs(Double(y[b * rows + r]) - want) < 1e-4 * (1 + abs(want)), "row \(r) of \(rows)")
+        let cases = [(weights, rows, cols, true), (dense, 300, 40, false), (zeros, 300, 40, true)]
+        for (values, rows, cols, skips) in cases {
+            for precision in [Precision.float32, .bfloat16] {
+                let table = try InferenceTable(rows: rows, cols: cols, values: values, precision: precision)
+                let found = values.withUnsafeBufferPointer { InferenceTable.nonzeroColumns($0.baseAddress!, rows: rows, cols: cols) }
+                #expect((found != nil) == skips)
+                let x = (0 ..< batch * cols).map { _ in Float(rng.nextGaussian()) }
+                // bf16 layers multiply the rounded values exactly and sum in float32.
+                let rounded = precision == .float32 ? x : Self.roundedToBFloat16(x)
+                let w = precision == .float32 ? values : Self.roundedToBFloat16(values)
+                var xb = [UInt16](repeating: 0, count: x.count)
+                Kernels.toBFloat16(x, &xb, count: x.count)
+                for accumulate in [false, true] {
+                    var y = [Float](repeating: 2, count: batch * rows)
+                    x.withUnsafeBufferPointer { x in
+                        xb.withUnsafeBufferPointer { xb in
+                            let activations = Activations(f32: x.baseAddress!, bf16: precision == .float32 ? nil : xb.baseAddress,
+                                                          rows: batch, stride: cols)
+                            table.multiply(rows: 0 ..< rows, activations, into: &y, ldy: rows, accumulate: accumulate)
+                        }
+                    }
+                    for b in 0 ..< batch {
+                        for r in 0 ..< rows {
+                            var (want, magnitude) = (accumulate ? 2.0 : 0, 2.0)
+                            for c in 0 ..< cols {
+                                let term = Double(w[r * cols + c]) * Double(rounded[b * cols + c])
+                                (want, magnitude) = (want + term, magnitude + abs(term))
+                            }
+                            #expect(abs(Double(y[b * rows + r]) - want) < 1e-4 * magnitude, "row \(r) of \(rows), \(precision)")
+                        }
                     }
                 }
             }
         }
+        // bf16 panels skip whole blocks of 32 columns: runs widen to them and merge where they meet.
+        #expect(InferenceTable.columnBlocks([0 ..< 5, 40 ..< 64, 70 ..< 100]) == [0, 4])
+        #expect(InferenceTable.columnBlocks([0 ..< 10, 100 ..< 130]) == [0, 1, 3, 5])
+        #expect(InferenceTable.columnBlocks([]) == [])
     }
 
+    static func roundedToBFloat16(_ values: [Float]) -> [Float] {
+        var halves = [UInt16](repeating: 0, count: values.count)
+        Kernels.toBFloat16(values, &halves, count: values.count)
+        return halves.map { Float(bitPattern: UInt32($0) << 16) }
+    }
+
+    /// OpenBLAS must run the kernels of this CPU: a fallback to its SSE3 ones is 4-5 times
+    /// slower (Debian 12's OpenBLAS does not know some newer CPUs).
     @Test func openBLASRunsTheKernelsOfThisCPU() {
         let core = BLAS.kernels
         if ld4mrk_has_avx512bf16() != 0 || cpuSupportsAVX2() {

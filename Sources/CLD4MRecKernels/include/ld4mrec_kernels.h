@@ -89,14 +89,16 @@ LD4MREC_INTERNAL void ld4mrk_pack_panels(const float *w, size_t rows, size_t col
 /* c[i * ldc + j - row_begin] = a_i . w_j, i < m, j in [row_begin, row_end) (multiples of 32): a has bf16
  * rows lda apart, zero-padded to ld4mrk_panels_cols(cols); a and c have m rounded up to 32
  * rows. AMX tiles where allowed and the CPU and the kernel have them, else one GEMV
- * per row. */
+ * per row. runs: n_runs pairs [begin, end) of blocks of 32 columns, ascending, the only
+ * columns summed (the others must hold zeros in these rows); NULL: all of them. */
 LD4MREC_INTERNAL void ld4mrk_panels_gemm(const uint16_t *a, size_t lda, size_t m, const uint16_t *panels,
-                                         size_t cols, size_t row_begin, size_t row_end, float *c, size_t ldc,
-                                         int allow_amx);
+                                         size_t cols, size_t row_begin, size_t row_end, const size_t *runs,
+                                         size_t n_runs, float *c, size_t ldc, int allow_amx);
 /* y[j - row_begin] = x . w_j, j in [row_begin, row_end) (multiples of 16): VDPBF16PS where
- * allowed and the CPU has it, else widened to float32. */
+ * allowed and the CPU has it, else widened to float32. runs as for ld4mrk_panels_gemm. */
 LD4MREC_INTERNAL void ld4mrk_panels_gemv(const uint16_t *x, const uint16_t *panels, size_t cols,
-                                         size_t row_begin, size_t row_end, float *y, int allow_dpbf16);
+                                         size_t row_begin, size_t row_end, const size_t *runs, size_t n_runs,
+                                         float *y, int allow_dpbf16);
 /* A screened top-k (screening.c): the allowed items (those not in skip, ascending) whose
  * upper bound dots + prior + margin norms reaches the k-th best lower bound dots + prior -
  * margin norms, written to candidates (capacity n); returns their count. heap: k floats
