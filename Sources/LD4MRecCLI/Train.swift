@@ -25,6 +25,8 @@ struct Train: ParsableCommand {
     var modalities: String?
 
     @Option(help: "Append one JSON object per epoch to this file.") var log: String?
+    @Option(help: ArgumentHelp("A model file trained on the same dataset whose ranking the model learns (distillation; with --distillation-weight, default 1). Without it, --distillation-weight trains a teacher of --teacher-cnets C-Nets first.", valueName: "file"))
+    var teacher: String?
 
     @Argument(parsing: .allUnrecognized, help: .hidden)
     var hyperparameterArguments: [String] = []
@@ -32,14 +34,18 @@ struct Train: ParsableCommand {
     func validate() throws { _ = try HyperparameterOptions.parse(hyperparameterArguments) }
 
     func run() throws {
-        let h = try HyperparameterOptions.parse(hyperparameterArguments)
+        var h = try HyperparameterOptions.parse(hyperparameterArguments)
+        if teacher != nil, !hyperparameterArguments.contains(where: { $0.hasPrefix("--distillation-weight") }) {
+            h.distillationWeight = 1
+        }
         let names: [String]? = modalities.map { $0 == "none" ? [] : $0.split(separator: ",").map(String.init) }
         let dataset = try reportingErrors { try Dataset.load(directory: data, modalityNames: names) }
         print("dataset \(dataset.name): \(dataset.userCount) users, \(dataset.itemCount) items, "
             + "\(dataset.train.items.count) train / \(dataset.validation.items.count) valid / \(dataset.test.items.count) test, "
             + "modalities \(dataset.modalities.map { "\($0.name) (\($0.features.cols))" })")
         if dataset.duplicatesDropped > 0 { print("dropped \(dataset.duplicatesDropped) duplicate interactions") }
-        let trainer = try reportingErrors { try Trainer(dataset: dataset, hyperparameters: h) }
+        let teacherParameters = try reportingErrors { try teacher.map { try ModelFile.read(from: $0) } }
+        let trainer = try reportingErrors { try Trainer(dataset: dataset, hyperparameters: h, teacher: teacherParameters) }
         let logFile = try reportingErrors { try log.map { try LineLog(appendingTo: $0) } }
         let live = isatty(STDOUT_FILENO) == 1
         let start = monotonicSeconds()
@@ -47,13 +53,14 @@ struct Train: ParsableCommand {
             try trainer.train { report in
                 let v = report.validation
                 let remaining = max(0, min(h.maxEpochs - report.epoch, report.bestEpoch + h.patience - report.epoch))
-                let cnet = h.cnets > 1 ? "C-Net \(report.cnet)/\(h.cnets)  " : ""
+                let cnets = report.isTeacher ? h.teacherCNets : h.cnets
+                let cnet = (report.isTeacher ? "teacher " : "") + (cnets > 1 ? "C-Net \(report.cnet)/\(cnets)  " : report.isTeacher ? " " : "")
                 let line = cnet + "epoch \(report.epoch)  loss \(format(report.loss, 6))  val recall@20 \(format(v.recall20, 4))  "
                     + "ndcg@20 \(format(v.ndcg20, 4))  \(format(report.seconds, 1)) s  best epoch \(report.bestEpoch)  "
-                    + "ETA \(format(Double(remaining) * report.seconds, 0)) s (at most\(h.cnets > report.cnet ? ", this C-Net" : ""))"
+                    + "ETA \(format(Double(remaining) * report.seconds, 0)) s (at most\(cnets > report.cnet || report.isTeacher ? ", this C-Net" : ""))"
                 if live { print("\r\u{1B}[2K" + line, terminator: report.isBest ? "\n" : "") } else { print(line) }
                 fflush(nil)  // all streams: the progress line shows at once
-                logFile?.append("{\"cnet\": \(report.cnet), \"epoch\": \(report.epoch), \"loss\": \(report.loss), \"recall@10\": \(v.recall10), "
+                logFile?.append("{\"teacher\": \(report.isTeacher), \"cnet\": \(report.cnet), \"epoch\": \(report.epoch), \"loss\": \(report.loss), \"recall@10\": \(v.recall10), "
                     + "\"recall@20\": \(v.recall20), \"ndcg@10\": \(v.ndcg10), \"ndcg@20\": \(v.ndcg20), "
                     + "\"seconds\": \(report.seconds), \"best\": \(report.isBest)}")
             }

@@ -38,6 +38,13 @@ public struct Hyperparameters: Sendable, Equatable {
     /// C-Nets trained (seeds drawn from `seed`) and averaged into one, K times as wide
     /// (docs/MODEL.md); a model file records the served width in the architecture fields.
     public var cnets = 1
+    /// Distillation (docs/MODEL.md): each user's target gains `distillationWeight` times
+    /// the history's length times a teacher's ranking (a softmax of its standardised
+    /// scores at `distillationTemperature`); the teacher is a model file or, without one,
+    /// `teacherCNets` C-Nets trained first. 0: no teacher.
+    public var distillationWeight = 0.0
+    public var distillationTemperature = 1.0
+    public var teacherCNets = 3
 
     // Scoring beyond the C-Net (docs/MODEL.md, "The item-item prior").
     public var itemItemPrior: ItemItemPrior = .auto
@@ -128,6 +135,14 @@ public struct Hyperparameters: Sendable, Equatable {
         .seed("seed", \.seed, .training, option: "seed", "Random seed."),
         .integer("n_cnets", \.cnets, 1 ... 64, .training, option: "cnets",
                  "Train this many C-Nets and serve their average (one C-Net this many times as wide; that many times the training, about that many times the serving)."),
+        // Files from before distillation were trained without it.
+        .real("distillation_weight", \.distillationWeight, .nonNegative, .training, option: "distillation-weight",
+              "Weight of a teacher's ranking in each user's target, times the history's length (0: no teacher; 'train --teacher' names one, else one of --teacher-cnets C-Nets is trained first).",
+              whenAbsent: 0),
+        .real("distillation_temperature", \.distillationTemperature, .positive, .training, option: "distillation-temperature",
+              "Temperature of the teacher's ranking (a softmax of its per-user standardised scores)."),
+        .integer("teacher_cnets", \.teacherCNets, 1 ... 64, .training, option: "teacher-cnets",
+                 "C-Nets of the teacher trained first when distilling without a teacher file (with one: the file's n_cnets)."),
     ]
 
     /// The entry named `name` (as in the model file).

@@ -9,8 +9,8 @@ extension Trainer {
     /// The batch's users, their diffusion steps (with the importance weights) and the soft
     /// targets are drawn here, in order, from the trainer's generator; `seed` is drawn too
     /// and names the random numbers of every row's x_t (`fillRows`), which any member of a
-    /// team can then draw.
-    func prepareBatch(_ users: [Int], sampler: StepSampler, into ws: TrainingWorkspace) -> (steps: [Int], seed: UInt64) {
+    /// team can then draw. A teacher's term, when distilling, draws nothing.
+    func prepareBatch(_ users: [Int], sampler: StepSampler, into ws: TrainingWorkspace) throws -> (steps: [Int], seed: UInt64) {
         let h = hyperparameters
         var steps: [Int] = []
         ws.rows = users.count
@@ -30,7 +30,9 @@ extension Trainer {
         let n = dataset.itemCount
         let logKeep = log1p(-p)
         var moved: [Int32] = []  // zeros set to gamma, ascending
-        for user in users {
+        let teacherRows = try teacher?.rows(of: users)
+        var distilled = [Float](repeating: 0, count: teacherRows == nil ? 0 : n)
+        for (r, user) in users.enumerated() {
             moved.removeAll(keepingCapacity: true)
             if p > 0 {
                 var i = -1
@@ -61,6 +63,16 @@ extension Trainer {
             for item in moved[next...] {
                 ws.targetItems.append(item)
                 ws.targetValues.append(gamma)
+            }
+            if let q = teacherRows?(r) {
+                // Distillation: the row becomes dense, soft target + alpha |history| q.
+                let weight = Float(h.distillationWeight * Double(dataset.train.row(user).count))
+                for i in 0 ..< n { distilled[i] = weight * q[i] }
+                for e in rowStart ..< ws.targetItems.count { distilled[Int(ws.targetItems[e])] += ws.targetValues[e] }
+                ws.targetItems.removeSubrange(rowStart...)
+                ws.targetValues.removeSubrange(rowStart...)
+                ws.targetItems.append(contentsOf: 0 ..< Int32(n))
+                ws.targetValues.append(contentsOf: distilled)
             }
             ws.targetOffsets.append(ws.targetItems.count)
         }

@@ -6,7 +6,9 @@ import LD4MRecServing
 
 /// One epoch's outcome, as the trainer reports it.
 public struct EpochReport: Sendable {
-    /// Which C-Net (1 ... `cnets`) the epoch trained.
+    /// Whether the epoch trained the teacher of distillation (`teacher_cnets` C-Nets).
+    public let isTeacher: Bool
+    /// Which C-Net (1 ... `cnets`, or `teacher_cnets` for the teacher) the epoch trained.
     public let cnet: Int
     public let epoch: Int
     /// Mean training loss over the epoch's minibatches (importance-weighted).
@@ -15,6 +17,13 @@ public struct EpochReport: Sendable {
     public let seconds: Double
     public let isBest: Bool
     public let bestEpoch: Int
+}
+
+extension EpochReport {
+    var asTeacher: EpochReport {
+        EpochReport(isTeacher: true, cnet: cnet, epoch: epoch, loss: loss, validation: validation, seconds: seconds,
+                    isBest: isBest, bestEpoch: bestEpoch)
+    }
 }
 
 /// The outcome of a training run: the best epoch's model.
@@ -52,6 +61,10 @@ public final class Trainer {
     /// The item-item priors the hyperparameters ask for: none, one, or (`auto` within the
     /// dense limit) EASE and kNN, of which mixing keeps the better on validation.
     let priors: [BuiltPrior]
+    /// The teacher a file gave, for distillation (else one is trained first).
+    let teacherFile: ModelParameters?
+    /// The teacher's ranking, while the distilled C-Nets train.
+    var teacher: TeacherRanking?
     var notes: [String] = []
 
     /// Refuses an architecture this machine cannot hold while training (the weights,
@@ -75,7 +88,17 @@ public final class Trainer {
         }
     }
 
-    public init(dataset: Dataset, hyperparameters h: Hyperparameters) throws {
+    /// `teacher`: a model trained on the same dataset (its user and item ids and item
+    /// degrees are checked), whose ranking the C-Nets learn with a distillation_weight
+    /// above 0; without it, one of teacher_cnets C-Nets is trained first.
+    public init(dataset: Dataset, hyperparameters: Hyperparameters, teacher: ModelParameters? = nil) throws {
+        var h = hyperparameters
+        if let teacher {
+            guard h.distillationWeight > 0 else {
+                throw LD4MRecError.invalidArgument("a teacher is used with a distillation_weight above 0 (it is \(h.distillationWeight))")
+            }
+            h.teacherCNets = teacher.hyperparameters.cnets
+        }
         try h.validateArchitecture()
         try h.validateTraining()
         guard dataset.train.items.count > 0 else { throw LD4MRecError.invalidArgument("the dataset has no training interactions") }
@@ -85,11 +108,20 @@ public final class Trainer {
             throw LD4MRecError.invalidArgument("the dataset has no validation interactions (x_label 1): training chooses its epoch and score mixture on them")
         }
         try Self.requireMemory(dataset, h)
+        if h.distillationWeight > 0, teacher == nil {
+            var teacherConfiguration = h
+            teacherConfiguration.cnets = h.teacherCNets
+            try Self.requireMemory(dataset, teacherConfiguration)
+        }
+        teacherFile = teacher
         self.dataset = dataset
-        hyperparameters = h
+        self.hyperparameters = h
         rng = SeededGenerator(seed: h.seed)
         let start = monotonicSeconds()
         frozen = try Self.initialParameters(dataset, h, &rng)
+        if let teacher, (teacher.itemIDs, teacher.userIDs, teacher.itemDegrees) != (frozen.itemIDs, frozen.userIDs, frozen.itemDegrees) {
+            throw LD4MRecError.invalidArgument("the teacher was not trained on this dataset (its users, items or training interactions differ)")
+        }
         priors = try BuiltPrior.all(for: dataset, h, notes: &notes)
         setupSeconds = monotonicSeconds() - start
         signals = ConditionSignals(svdItemFactors: frozen.svdItemFactors, singularValues: frozen.svdSingularValues,
@@ -101,10 +133,17 @@ public final class Trainer {
     public var currentParameters: ModelParameters { weights.written(into: frozen) }
 
     /// Trains the C-Net (each of `cnets`, one after the other) and mixes in the item-item
-    /// prior, calling `progress` after each epoch. Returns the model to save.
+    /// prior, calling `progress` after each epoch. With a distillation_weight, the C-Nets
+    /// learn a teacher's ranking, the teacher being the file's or trained first (its
+    /// epochs are reported too). Returns the model to save.
     public func train(progress: (EpochReport) -> Void = { _ in }) throws -> TrainingResult {
         let h = hyperparameters
         var reports: [EpochReport] = []
+        if h.distillationWeight > 0 {
+            let parameters = try teacherFile ?? trainTeacher(reports: &reports, progress: progress)
+            teacher = try TeacherRanking(parameters, dataset: dataset, temperature: h.distillationTemperature)
+        }
+        defer { teacher = nil }
         var trained: [(epoch: Int, metrics: RankingMetrics, parameters: ModelParameters)] = []
         for cnet in 1 ... h.cnets {
             if cnet > 1 {
@@ -133,6 +172,20 @@ public final class Trainer {
                               finalValidation: finalValidation, epochs: reports, setupSeconds: setupSeconds, notes: notes)
     }
 
+    /// The teacher of distillation: the model of these hyperparameters with teacher_cnets
+    /// C-Nets and no teacher of its own (the same seed), item-item prior included.
+    private func trainTeacher(reports: inout [EpochReport], progress: (EpochReport) -> Void) throws -> ModelParameters {
+        var h = hyperparameters
+        (h.cnets, h.distillationWeight) = (h.teacherCNets, 0)
+        let result = try Trainer(dataset: dataset, hyperparameters: h).train { report in
+            let teacherReport = report.asTeacher
+            reports.append(teacherReport)
+            progress(teacherReport)
+        }
+        notes += result.notes.map { "teacher: " + $0 }
+        return result.parameters
+    }
+
     /// Runs epochs of C-Net number `cnet` from the current weights until `maxEpochs` or
     /// `patience` epochs without a better validation Recall@20. Returns the best epoch.
     private func trainCNet(_ cnet: Int, reports: inout [EpochReport], progress: (EpochReport) -> Void) throws
@@ -156,7 +209,7 @@ public final class Trainer {
             var batches = 0
             for batchStart in stride(from: 0, to: order.count, by: h.batchSize) {
                 let users = Array(order[batchStart ..< min(batchStart + h.batchSize, order.count)])
-                let (steps, seed) = prepareBatch(users, sampler: sampler, into: workspace)
+                let (steps, seed) = try prepareBatch(users, sampler: sampler, into: workspace)
                 let step = TrainingStep(weights: weights, gradients: gradients, workspace: workspace,
                                         slope: Float(h.leakyReluSlope), loss: h.loss)
                 optimizer.step += 1
@@ -186,7 +239,7 @@ public final class Trainer {
                 (best.epoch, best.metrics) = (epoch, validation)
                 best.weights.update(from: weights)  // into the same buffer: no fresh pages each epoch
             }
-            let report = EpochReport(cnet: cnet, epoch: epoch, loss: lossSum / Double(max(1, batches)), validation: validation,
+            let report = EpochReport(isTeacher: false, cnet: cnet, epoch: epoch, loss: lossSum / Double(max(1, batches)), validation: validation,
                                      seconds: monotonicSeconds() - start, isBest: isBest, bestEpoch: best.epoch)
             reports.append(report)
             progress(report)

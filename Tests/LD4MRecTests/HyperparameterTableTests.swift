@@ -32,6 +32,7 @@ import Glibc
             "item_item_prior": "none", "ease_lambda": "250", "ensemble_weight": "0.35",
             "item_item_neighbours": "33", "knn_popularity_exponent": "0.25", "choose_knn_popularity_exponent": "false",
             "choose_ease_lambda": "false", "seed": "\(UInt64.max - 1)", "n_cnets": "3",
+            "distillation_weight": "0.5", "distillation_temperature": "2", "teacher_cnets": "5",
         ]
         #expect(Set(texts.keys) == Set(Hyperparameters.fields.map(\.name)), "a field without a test value")
         var h = Hyperparameters()
@@ -56,7 +57,8 @@ import Glibc
     @Test func valuesOutsideTheirRangeAreRefusedWithTheirName() throws {
         let cases = [("hidden_size", "0"), ("noise_scale", "0"), ("input_dropout", "1"), ("hidden_dropout", "1"), ("learning_rate", "-1"),
                      ("ensemble_weight", "1.5"), ("n_blocks", "65"), ("n_cnets", "0"),
-                     ("knn_popularity_exponent", "-0.1")]
+                     ("knn_popularity_exponent", "-0.1"), ("distillation_weight", "-1"), ("distillation_temperature", "0"),
+                     ("teacher_cnets", "65")]
         for (name, text) in cases {
             let field = try #require(Hyperparameters.field(named: name))
             var h = Hyperparameters()

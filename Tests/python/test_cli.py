@@ -74,3 +74,29 @@ def test_evaluate_without_the_screen_gives_the_same_metrics(tmp_path, dataset):
                for extra in ([], ["--no-screening"], ["--precision", "bfloat16"])]
     assert metrics[0] == metrics[1]
     assert metrics[0]["users"] == metrics[2]["users"] and abs(metrics[0]["recall@20"] - metrics[2]["recall@20"]) < 0.05
+
+
+def test_a_teacher_file_is_distilled_and_recorded(tmp_path, dataset):
+    """`train --teacher FILE` learns the file's ranking (distillation_weight 1 unless given)
+    and records it; a teacher of another dataset, or a weight of 0 with a teacher, is an
+    error naming the cause, and no model file is written."""
+    small = ["--hidden", 16, "--svd-rank", 4, "--film-hidden", 8, "--epochs", 1]
+    teacher = tmp_path / "teacher.h5"
+    result = run("train", "--data", dataset, "--out", teacher, *small, "--cnets", 2)
+    assert result.returncode == 0, result.stdout + result.stderr
+    student = tmp_path / "student.h5"
+    result = run("train", "--data", dataset, "--out", student, *small, "--teacher", teacher,
+                 "--distillation-temperature", 2)
+    assert result.returncode == 0, result.stdout + result.stderr
+    info = json.loads(run("inspect", student, "--json").stdout)
+    assert (info["distillation_weight"], info["distillation_temperature"], info["teacher_cnets"]) == (1, 2, 2)
+    assert info["n_cnets"] == 1 and info["hidden_size"] == 16
+
+    other = tmp_path / "other"
+    assert run("make-dataset", "--out", other, "--users", 200, "--items", 80, "--seed", 7).returncode == 0
+    for data, extra, words in [(other, [], "the teacher was not trained on this dataset"),
+                               (dataset, ["--distillation-weight", 0], "a teacher is used with a distillation_weight above 0")]:
+        out = tmp_path / "refused.h5"
+        result = run("train", "--data", data, "--out", out, *small, "--teacher", teacher, *extra)
+        assert result.returncode != 0 and words in result.stderr, result.stderr
+        assert not out.exists()

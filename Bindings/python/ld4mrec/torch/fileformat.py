@@ -19,13 +19,13 @@ _INTEGERS = {"hidden_size": (1, 1 << 20), "svd_rank": (1, 1 << 20), "step_embedd
              "n_blocks": (1, 64), "film_hidden_size": (1, 1 << 20), "n_steps": (1, 100_000),
              "batch_size": (1, 1 << 30), "max_epochs": (0, 1 << 30), "patience": (0, 1 << 30),
              "svd_oversamples": (0, 1 << 30), "svd_power_iterations": (0, 1000),
-             "item_item_neighbours": (1, 1 << 16), "n_cnets": (1, 64),
+             "item_item_neighbours": (1, 1 << 16), "n_cnets": (1, 64), "teacher_cnets": (1, 64),
              "conditions_from_dropped_history": (0, 1), "choose_ease_lambda": (0, 1),
              "choose_knn_popularity_exponent": (0, 1)}
 _FLAGS = ("conditions_from_dropped_history", "choose_ease_lambda", "choose_knn_popularity_exponent")
 _FLOATS = ("leaky_relu_slope", "noise_scale", "noise_min", "soft_target_probability", "soft_target_gamma",
            "learning_rate", "input_dropout", "hidden_dropout", "weight_decay", "ease_lambda",
-           "knn_popularity_exponent")
+           "knn_popularity_exponent", "distillation_weight", "distillation_temperature")
 _REQUIRED = ("hidden_size", "svd_rank", "step_embedding_size", "n_blocks", "film_hidden_size",
              "leaky_relu_slope")
 _CHOICES = {"step_sampler": ("importance", "uniform"), "loss": ("mse", "multinomial"),

@@ -57,6 +57,11 @@ class Hyperparameters:
     # C-Nets averaged into the saved one (a model file's record; this trainer trains one,
     # `ld4mrec train --cnets K` trains K).
     n_cnets: int = 1
+    # Distillation (docs/MODEL.md, "Distillation"; a model file's record: `ld4mrec train
+    # --teacher FILE` or --distillation-weight trains that way).
+    distillation_weight: float = 0.0
+    distillation_temperature: float = 1.0
+    teacher_cnets: int = 3
     # The item-item prior (docs/MODEL.md, "The item-item prior").
     item_item_prior: str = "auto"   # ease and knn up to ITEM_ITEM_MAX_ITEMS items (the better mixture), knn above
     ease_lambda: float = 50.0
@@ -119,6 +124,11 @@ class Hyperparameters:
             (0 <= int(self.seed) < 1 << 64, f"seed must be in 0 ... 2^64-1, got {self.seed}"),
             (self.n_cnets == 1, f"this trainer trains one C-Net (n_cnets 1), got {self.n_cnets}: "
                                 "ld4mrec train --cnets K trains and averages K"),
+            (self.distillation_weight == 0, f"this trainer trains without a teacher (distillation_weight 0), got "
+                                            f"{self.distillation_weight}: ld4mrec train --teacher FILE distils"),
+            (self.distillation_temperature > 0 and math.isfinite(self.distillation_temperature),
+             f"distillation_temperature must be positive, got {self.distillation_temperature}"),
+            (1 <= self.teacher_cnets <= 64, f"teacher_cnets must be in 1 ... 64, got {self.teacher_cnets}"),
         ]
         for ok, message in checks:
             if not ok:

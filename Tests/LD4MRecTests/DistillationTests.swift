@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+@testable import LD4MRecCore
+@testable import LD4MRecServing
+@testable import LD4MRecStorage
+@testable import LD4MRecTraining
+
+/// Distillation (docs/MODEL.md): the teacher's ranking q, and the targets and models made
+/// with it.
+@Suite(.serialized) struct DistillationTests {
+    /// q by its definition, in double: the softmax over the items outside the history of
+    /// the scores standardised over those items (population spread), divided by tau.
+    static func reference(_ scores: [Float], history: Set<Int>, temperature: Double) -> [Double] {
+        let outside = scores.indices.filter { !history.contains($0) }
+        guard !outside.isEmpty else { return scores.map { _ in 0 } }
+        let mean = outside.reduce(0.0) { $0 + Double(scores[$1]) } / Double(outside.count)
+        let spread = (outside.reduce(0.0) { $0 + pow(Double(scores[$1]) - mean, 2) } / Double(outside.count)).squareRoot()
+        let z = outside.map { (Double(scores[$0]) - mean) / spread / temperature }
+        let total = z.reduce(0.0) { $0 + exp($1) }
+        var q = [Double](repeating: 0, count: scores.count)
+        for (item, value) in zip(outside, z) { q[item] = exp(value) / total }
+        return q
+    }
+
+    @Test func aRowOfScoresBecomesTheSoftmaxOfItsStandardisedScores() {
+        func q(_ scores: [Float], _ history: [Int32], temperature: Double = 1) -> [Float]? {
+            var row = scores
+            let finite = TeacherRanking.distribution(&row, items: row.count, history: history, temperature: temperature)
+            return finite ? row : nil
+        }
+        // [1, 2, 3, 4] with item 0 in the history: 2, 3, 4 have mean 3 and spread
+        // sqrt(2/3), so z = (-sqrt(3/2), 0, sqrt(3/2)).
+        let a = 1.5.squareRoot()
+        let known = [0, exp(-a), 1, exp(a)].map { $0 / (exp(-a) + 1 + exp(a)) }
+        let row = q([1, 2, 3, 4], [0])!
+        for (x, e) in zip(row, known) { #expect(abs(Double(x) - e) < 1e-6) }
+        // The temperature divides z; a repeated history item is one item.
+        let scores: [Float] = [0.3, -1.2, 2.5, 0.7, 0.7, -0.4, 5, 1]
+        for (history, tau) in [([Int32](), 1.0), ([2, 6], 0.5), ([6, 2, 6], 2.0)] {
+            let expected = Self.reference(scores, history: Set(history.map(Int.init)), temperature: tau)
+            let got = q(scores, history, temperature: tau)!
+            for (x, e) in zip(got, expected) { #expect(abs(Double(x) - e) < 1e-6, "history \(history), tau \(tau)") }
+        }
+        // Equal scores: uniform outside the history. A history of every item: all zeros.
+        #expect(q([2, 2, 2, 2], [1]) == [Float(1) / 3, 0, Float(1) / 3, Float(1) / 3])
+        #expect(q([1, 2, 3], [0, 1, 2]) == [0, 0, 0])
+        // A score that is not finite outside the history: refused.
+        #expect(q([1, .nan, 3], [0]) == nil)
+        #expect(q([1, .infinity, 3], [0]) == nil)
+        #expect(q([.nan, 2, 3], [0]) != nil)  // the history's own scores do not matter
+    }
+
+    /// A small teacher of two C-Nets on TrainerTests' data.
+    static func teacher(_ dataset: Dataset, _ h: Hyperparameters) throws -> ModelParameters {
+        var t = h
+        (t.cnets, t.distillationWeight) = (2, 0)
+        return try Trainer(dataset: dataset, hyperparameters: t).train().parameters
+    }
+
+    @Test func theTeachersRowsAreItsRankingOfEveryUser() throws {
+        let (dataset, h) = TrainerTests.smallRun(epochs: 2)
+        let parameters = try Self.teacher(dataset, h)
+        let model = try Model(parameters)
+        let users = [3, 0, 499, 17, 3]
+        // Kept for the whole training, or computed for each batch: the same rows.
+        for cacheBytes in [TeacherRanking.defaultCacheBytes, 0] {
+            let ranking = try TeacherRanking(parameters, dataset: dataset, temperature: 0.7, cacheBytes: cacheBytes)
+            let rows = try ranking.rows(of: users)
+            for (index, user) in users.enumerated() {
+                let history = dataset.train.row(user)
+                let scores = try model.scores(model.query(history: history.map { Int64($0) }, user: Int64(user)))
+                let expected = Self.reference(scores, history: Set(history.map(Int.init)), temperature: 0.7)
+                let got = UnsafeBufferPointer(start: rows(index), count: dataset.itemCount)
+                #expect(zip(got, expected).allSatisfy { abs(Double($0) - $1) < 1e-6 + 1e-4 * $1 }, "user \(user)")
+                #expect(history.allSatisfy { got[Int($0)] == 0 })
+            }
+        }
+    }
+
+    /// Each row of a distilled batch is the soft target plus alpha |history| q.
+    @Test func theTargetAddsTheTeachersRankingWeighedByTheHistory() throws {
+        var (dataset, h) = TrainerTests.smallRun(epochs: 2)
+        let parameters = try Self.teacher(dataset, h)
+        h.distillationWeight = 0.3
+        let plain = try Trainer(dataset: dataset, hyperparameters: { var p = h; p.distillationWeight = 0; return p }())
+        let distilled = try Trainer(dataset: dataset, hyperparameters: h, teacher: parameters)
+        distilled.teacher = try TeacherRanking(parameters, dataset: dataset, temperature: h.distillationTemperature)
+        let q = try TeacherRanking(parameters, dataset: dataset, temperature: 1, cacheBytes: 0)
+        let users = [5, 42, 7, 300]
+        let sampler = StepSampler(steps: h.steps, importance: true)
+        let workspaces = try [plain, distilled].map { _ in
+            try TrainingWorkspace(plain.weights.layout, capacity: users.count, hiddenDropout: false)
+        }
+        let drawn = try zip([plain, distilled], workspaces).map { try $0.prepareBatch(users, sampler: sampler, into: $1) }
+        #expect(drawn[0].seed == drawn[1].seed && drawn[0].steps == drawn[1].steps, "the teacher draws no random numbers")
+        let rows = try q.rows(of: users)
+        let n = dataset.itemCount
+        for (r, user) in users.enumerated() {
+            var expected = [Float](repeating: 0, count: n)
+            let weight = Float(0.3 * Double(dataset.train.row(user).count))
+            for i in 0 ..< n { expected[i] = weight * rows(r)[i] }
+            let soft = workspaces[0].targetOffsets[r] ..< workspaces[0].targetOffsets[r + 1]
+            for e in soft { expected[Int(workspaces[0].targetItems[e])] += workspaces[0].targetValues[e] }
+            let entries = workspaces[1].targetOffsets[r] ..< workspaces[1].targetOffsets[r + 1]
+            #expect(workspaces[1].targetItems[entries] == ArraySlice(0 ..< Int32(n)))
+            #expect(zip(workspaces[1].targetValues[entries], expected).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, $1) })
+        }
+    }
+
+    /// Distilling from a file or from the teacher trained first (same seed, teacher_cnets
+    /// C-Nets) gives the same model; the epochs of each are reported, and the file records
+    /// how the model was made.
+    @Test func aTrainedTeacherAndTheSameTeacherFromAFileTeachTheSame() throws {
+        var (dataset, h) = TrainerTests.smallRun(epochs: 2)
+        (h.distillationWeight, h.teacherCNets) = (1, 2)
+        let trainedFirst = try Trainer(dataset: dataset, hyperparameters: h).train()
+        #expect(trainedFirst.epochs.map(\.isTeacher) == [true, true, true, true, false, false])
+        #expect(trainedFirst.epochs.map(\.cnet) == [1, 1, 2, 2, 1, 1])
+        let dir = temporaryDirectory()
+        try ModelFile.write(try Self.teacher(dataset, h), to: dir + "/teacher.h5")
+        var fromFile = h
+        fromFile.teacherCNets = 7  // the file's n_cnets is recorded instead
+        let taught = try Trainer(dataset: dataset, hyperparameters: fromFile,
+                                 teacher: try ModelFile.read(from: dir + "/teacher.h5")).train()
+        #expect(taught.epochs.allSatisfy { !$0.isTeacher })
+        #expect(taught.parameters == trainedFirst.parameters ? true : false, "the same teacher taught differently")
+        let made = taught.parameters.hyperparameters
+        #expect((made.distillationWeight, made.distillationTemperature, made.teacherCNets, made.cnets) == (1, 1, 2, 1))
+        // The teacher changes the model.
+        var alone = h
+        alone.distillationWeight = 0
+        let plain = try Trainer(dataset: dataset, hyperparameters: alone).train().parameters
+        #expect(plain.output.weight != taught.parameters.output.weight ? true : false)
+    }
+
+    @Test func aTeacherOfAnotherDatasetOrWithoutWeightIsRefused() throws {
+        let (dataset, plain) = TrainerTests.smallRun(epochs: 1)
+        var h = plain
+        let parameters = try Self.teacher(dataset, h)
+        expectError(.invalidArgument, containing: "a teacher is used with a distillation_weight above 0") {
+            _ = try Trainer(dataset: dataset, hyperparameters: h, teacher: parameters)
+        }
+        h.distillationWeight = 1
+        var builtin = BuiltinDataset()
+        (builtin.users, builtin.items, builtin.seed) = (500, 250, 99)  // same sizes, other interactions
+        expectError(.invalidArgument, containing: "the teacher was not trained on this dataset") {
+            _ = try Trainer(dataset: builtin.generate(), hyperparameters: h, teacher: parameters)
+        }
+    }
+}
