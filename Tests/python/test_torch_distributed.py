@@ -102,6 +102,19 @@ def test_two_processes_train_the_model_of_one(builtin, tmp_path):
             assert one.recommend_history(history, k=20, user=7)[0].tolist() == two.recommend_history(history, k=20, user=7)[0].tolist()
 
 
+def test_two_processes_distil_as_one(builtin, tmp_path):
+    """--teacher under torchrun: each rank adds the teacher's rows of its own users, so two
+    processes train the model of one; the file records the distillation."""
+    teacher = tmp_path / "teacher.h5"
+    torch_support.cli("train", "--data", builtin, "--out", teacher, *ARGS, "--epochs", 1, "--cnets", 2)
+    options = ["--epochs", 1, "--batch-size", 221, "--teacher", teacher, "--distillation-temperature", 2]
+    train(builtin, tmp_path / "one.h5", 1, *options)
+    train(builtin, tmp_path / "two.h5", 2, *options)
+    assert_same_model(tmp_path / "one.h5", tmp_path / "two.h5")
+    with h5py.File(tmp_path / "two.h5") as f:
+        assert (f.attrs["distillation_weight"], f.attrs["distillation_temperature"], f.attrs["teacher_cnets"]) == (1, 2, 2)
+
+
 def test_every_option_passes_through_torchrun():
     """torchrun's parser takes an option of the script that abbreviates one of its own
     (e.g. --log for --log-dir) and fails: the command line must have none."""

@@ -198,6 +198,53 @@ def test_minibatch_follows_model_md(tiny_data):
     np.testing.assert_allclose(batch.step_embedding.numpy(), z_t, rtol=1e-6, atol=1e-6)
 
 
+def test_distillation_adds_the_teachers_ranking_to_the_target(tiny, tiny_data, tmp_path):
+    """With a teacher (a Swift `--cnets 2` model of the dataset), each target row gains
+    alpha |history| q, q the softmax over the items outside the history of the teacher's
+    scores standardised over them, divided by tau (NumPy); the rows are the same kept or
+    computed per batch; the export records the distillation; bad teachers are refused."""
+    teacher_file = tmp_path / "teacher.h5"
+    torch_support.cli("train", "--data", tiny, "--out", teacher_file, "--hidden", 16, "--svd-rank", 4,
+                      "--film-hidden", 8, "--epochs", 2, "--cnets", 2)
+    teacher = lt.load(teacher_file)
+    h = lt.Hyperparameters(**SMALL, soft_target_probability=0.0, distillation_weight=0.3,
+                           distillation_temperature=0.7, item_item_prior="none", max_epochs=1, seed=3)
+    trainer = lt.Trainer(tiny_data, h, teacher=teacher)
+    users = trainer._train_users[:40]
+    batch = trainer.batch(users, 0)
+
+    history = tiny_data.train.select(users)
+    x_in = dense(history, tiny_data.n_items)
+    scores = teacher.scores(history, users).double().numpy()
+    outside = x_in == 0
+    expected = x_in.copy()
+    for r in range(len(users)):
+        s = scores[r, outside[r]]
+        z = (s - s.mean()) / s.std() / 0.7
+        q = np.exp(z - z.max())
+        expected[r, outside[r]] += 0.3 * x_in[r].sum() * q / q.sum()
+    np.testing.assert_allclose(batch.target.numpy(), expected, rtol=1e-5, atol=1e-7)
+    per_batch = lt.trainer.TeacherRanking(teacher, trainer._train, 0.7, cache_bytes=0)
+    assert per_batch.cache is None and trainer._teacher.cache is not None
+    np.testing.assert_allclose(per_batch.rows(users).numpy(), trainer._teacher.rows(users).numpy(), rtol=1e-6, atol=1e-9)
+
+    result = trainer.fit()
+    made = result.model.hyperparameters
+    assert (made.distillation_weight, made.distillation_temperature, made.teacher_cnets) == (0.3, 0.7, 2)
+    lt.export(result.model, tmp_path / "student.h5")
+    info = json.loads(torch_support.cli("inspect", tmp_path / "student.h5", "--json"))
+    assert (info["distillation_weight"], info["distillation_temperature"], info["teacher_cnets"]) == (0.3, 0.7, 2)
+
+    with pytest.raises(ValueError, match="distillation needs a teacher"):
+        lt.Trainer(tiny_data, h)
+    with pytest.raises(ValueError, match="a teacher is used with a distillation_weight above 0"):
+        lt.Trainer(tiny_data, h.replace(distillation_weight=0.0), teacher=teacher)
+    torch_support.cli("make-dataset", "--out", tmp_path / "other", "--users", 300, "--items", 150, "--seed", 5)
+    other = lt.Dataset.from_mmrec(tmp_path / "other")
+    with pytest.raises(ValueError, match="not trained on this dataset|ids must be the dataset's"):
+        lt.Trainer(other, h, teacher=teacher)
+
+
 def test_random_draws_do_not_depend_on_the_number_of_processes(tiny_data):
     trainer = lt.Trainer(tiny_data, lt.Hyperparameters(**SMALL, input_dropout=0.3, hidden_dropout=0.2,
                                                        item_item_prior="none"))

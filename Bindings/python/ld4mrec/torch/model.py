@@ -57,8 +57,9 @@ class Hyperparameters:
     # C-Nets averaged into the saved one (a model file's record; this trainer trains one,
     # `ld4mrec train --cnets K` trains K).
     n_cnets: int = 1
-    # Distillation (docs/MODEL.md, "Distillation"; a model file's record: `ld4mrec train
-    # --teacher FILE` or --distillation-weight trains that way).
+    # Distillation (docs/MODEL.md, "Distillation"): the weight of a teacher's ranking in the
+    # target (0: none; Trainer(..., teacher=...) names the teacher), its temperature, and
+    # the teacher's C-Nets (recorded from the teacher).
     distillation_weight: float = 0.0
     distillation_temperature: float = 1.0
     teacher_cnets: int = 3
@@ -124,8 +125,8 @@ class Hyperparameters:
             (0 <= int(self.seed) < 1 << 64, f"seed must be in 0 ... 2^64-1, got {self.seed}"),
             (self.n_cnets == 1, f"this trainer trains one C-Net (n_cnets 1), got {self.n_cnets}: "
                                 "ld4mrec train --cnets K trains and averages K"),
-            (self.distillation_weight == 0, f"this trainer trains without a teacher (distillation_weight 0), got "
-                                            f"{self.distillation_weight}: ld4mrec train --teacher FILE distils"),
+            (self.distillation_weight >= 0 and math.isfinite(self.distillation_weight),
+             f"distillation_weight must be non-negative, got {self.distillation_weight}"),
             (self.distillation_temperature > 0 and math.isfinite(self.distillation_temperature),
              f"distillation_temperature must be positive, got {self.distillation_temperature}"),
             (1 <= self.teacher_cnets <= 64, f"teacher_cnets must be in 1 ... 64, got {self.teacher_cnets}"),

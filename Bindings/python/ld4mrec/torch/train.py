@@ -79,6 +79,13 @@ def _parser():
     t.add_argument("--choose-ease-lambda", action=argparse.BooleanOptionalAction, default=d.choose_ease_lambda,
                    help="choose EASE's lambda on validation (default: yes)")
     t.add_argument("--ensemble-weight", type=float, help="C-Net weight of the mixture (default: chosen on validation)")
+    t.add_argument("--teacher", help="a model file trained on --data whose ranking the model learns (distillation, "
+                                     "docs/MODEL.md), e.g. one of `ld4mrec train --cnets 3`")
+    t.add_argument("--distillation-weight", type=float,
+                   help="weight of the teacher's ranking in each target, times the history's length (default: 1 with "
+                        "--teacher, else 0)")
+    t.add_argument("--distillation-temperature", type=float, default=d.distillation_temperature,
+                   help="temperature of the teacher's ranking")
     r = p.add_argument_group("running")
     r.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda if available; with torchrun, "
                                     "each rank takes cuda:LOCAL_RANK)")
@@ -102,7 +109,10 @@ def _hyperparameters(args, base):
         feature_standardization=args.feature_standardization, seed=args.seed, item_item_prior=args.item_item,
         ease_lambda=args.ease_lambda, choose_ease_lambda=args.choose_ease_lambda, ensemble_weight=args.ensemble_weight,
         item_item_neighbours=args.item_item_neighbours, knn_popularity_exponent=args.knn_popularity_exponent,
-        choose_knn_popularity_exponent=args.choose_knn_popularity_exponent)
+        choose_knn_popularity_exponent=args.choose_knn_popularity_exponent,
+        distillation_weight=(args.distillation_weight if args.distillation_weight is not None
+                             else 1.0 if args.teacher else 0.0),
+        distillation_temperature=args.distillation_temperature)
 
 
 def main(argv=None):
@@ -138,7 +148,8 @@ def main(argv=None):
                 hidden_size=args.hidden, svd_rank=args.svd_rank, step_embedding_size=args.step_embedding,
                 n_blocks=args.blocks, film_hidden_size=args.film_hidden))
         start = time.monotonic()
-        trainer = Trainer(data, h, model=model, device=device, checkpoint=args.checkpoint)
+        teacher = load(args.teacher) if args.teacher else None
+        trainer = Trainer(data, h, model=model, device=device, checkpoint=args.checkpoint, teacher=teacher)
         setup = time.monotonic() - start
         if args.resume:
             trainer.load_checkpoint(args.checkpoint)

@@ -128,6 +128,42 @@ def _evaluation_sums(model, dataset, split, batch_size=512, shard=(0, 1)):
     return sums.clone()  # out of inference mode: a tensor all_reduce may write
 
 
+class TeacherRanking:
+    """A teacher's ranking for distillation (docs/MODEL.md, "Distillation"): q_u, the
+    softmax over the items outside user u's training history of the teacher's scores,
+    standardised over those items and divided by the temperature; 0 on the history. The
+    rows are computed once and kept while users x items floats fit ``cache_bytes``, else
+    for each minibatch (as the Swift trainer does)."""
+
+    DEFAULT_CACHE_BYTES = 1 << 30
+
+    def __init__(self, teacher, train, temperature, cache_bytes=DEFAULT_CACHE_BYTES, chunk=256):
+        self.teacher, self.train, self.temperature = teacher.eval(), train, temperature
+        n_users, n_items = len(train), int(teacher.item_ids.numel())
+        self.cache = None
+        if n_users * n_items * 4 <= cache_bytes:
+            self.cache = torch.cat([self._compute(torch.arange(start, min(start + chunk, n_users), device=train.items.device))
+                                    for start in range(0, n_users, chunk)])
+
+    def rows(self, users):
+        """q of ``users`` (B, n_items)."""
+        return self.cache[users] if self.cache is not None else self._compute(users)
+
+    def _compute(self, users):
+        history = self.train.select(users)
+        scores = self.teacher.scores(history, users).double()
+        outside = torch.ones_like(scores, dtype=torch.bool)
+        outside[history.row_of_item(), history.items] = False
+        count = outside.sum(1, keepdim=True)
+        mean = torch.where(outside, scores, 0).sum(1, keepdim=True) / count.clamp(min=1)
+        spread = (torch.where(outside, scores - mean, 0) ** 2).sum(1, keepdim=True).div(count.clamp(min=1)).sqrt()
+        if not bool(torch.isfinite(torch.where(outside, scores, 0)).all()):
+            raise ValueError("the teacher's scores are not finite: it cannot teach")
+        z = ((scores - mean) / (spread.clamp(min=1e-12) * self.temperature)).masked_fill(~outside, float("-inf"))
+        q = torch.softmax(z, dim=1).nan_to_num_(0.0)  # a history of every item: a row of zeros
+        return q.float()
+
+
 def _require_same_ids(model, dataset):
     if not (np.array_equal(model.item_ids.cpu().numpy(), dataset.item_ids)
             and np.array_equal(model.user_ids.cpu().numpy(), dataset.user_ids)):
@@ -245,7 +281,7 @@ class Trainer:
     the end; ``train_epoch()`` and ``validate()`` are its two halves. ``checkpoint``: a
     path rank 0 rewrites after every epoch (atomically); ``load_checkpoint`` resumes."""
 
-    def __init__(self, dataset, hyperparameters=None, *, model=None, device=None, checkpoint=None):
+    def __init__(self, dataset, hyperparameters=None, *, model=None, device=None, checkpoint=None, teacher=None):
         self.rank, self.world = _distributed()
         self.dataset = dataset
         self.notes = []
@@ -264,6 +300,12 @@ class Trainer:
                                      f"{getattr(model.hyperparameters, name)}")
             h.validate_training()
             _require_same_ids(model, dataset)
+        if (teacher is not None) != (h.distillation_weight > 0):
+            raise ValueError("a teacher is used with a distillation_weight above 0 (it is "
+                             f"{h.distillation_weight}), and distillation needs a teacher: teacher=ld4mrec.torch.load(file)")
+        if teacher is not None:
+            _require_same_ids(teacher, dataset)
+            h = h.replace(teacher_cnets=teacher.hyperparameters.n_cnets)
         self.hyperparameters = h
         self.device = torch.device(device) if device is not None else model.item_ids.device
         model.hyperparameters = h
@@ -287,6 +329,11 @@ class Trainer:
         self._best = (0, Metrics(recall20=-1.0), self._parameters())  # epoch 0: the initial weights
 
         self._train = dataset.train.to(self.device)
+        self._teacher = None
+        if teacher is not None:
+            if not torch.equal(teacher.item_degrees.cpu(), model.item_degrees.cpu()):
+                raise ValueError("the teacher was not trained on this dataset (its training interactions differ)")
+            self._teacher = TeacherRanking(teacher.to(self.device), self._train, h.distillation_temperature)
         self._train_users = torch.nonzero(self._train.lengths > 0).reshape(-1)
         self._has_validation = bool((dataset.valid.lengths > 0).any())
         steps = torch.arange(h.n_steps + 1, device=self.device)
@@ -402,6 +449,8 @@ class Trainer:
         else:
             target = torch.zeros_like(x)
             target[rows, items] = 1.0
+        if self._teacher is not None:  # distillation: + alpha |history| q
+            target.addcmul_(history.lengths.float()[:, None] * h.distillation_weight, self._teacher.rows(users))
         hidden_mask = None
         if h.hidden_dropout > 0:
             hidden_mask = (hidden_uniforms >= h.hidden_dropout).float().div_(1 - h.hidden_dropout)
