@@ -133,18 +133,43 @@ public final class Trainer {
     public var currentParameters: ModelParameters { weights.written(into: frozen) }
 
     /// Trains the C-Net (each of `cnets`, one after the other) and mixes in the item-item
-    /// prior, calling `progress` after each epoch. With a distillation_weight, the C-Nets
-    /// learn a teacher's ranking, the teacher being the file's or trained first (its
-    /// epochs are reported too). Returns the model to save.
+    /// prior, calling `progress` after each epoch. Returns the model to save.
+    ///
+    /// With a distillation_weight, the C-Nets learn a teacher's ranking. The teacher is the
+    /// file's, or trained first (its epochs are reported too); then its first `cnets`
+    /// C-Nets are those a training without a teacher draws (the same seeds), and of that
+    /// model and the distilled one, the better on validation Recall@20 is kept.
     public func train(progress: (EpochReport) -> Void = { _ in }) throws -> TrainingResult {
         let h = hyperparameters
         var reports: [EpochReport] = []
+        var withoutTeacher: TrainingResult?
         if h.distillationWeight > 0 {
-            let parameters = try teacherFile ?? trainTeacher(reports: &reports, progress: progress)
+            let parameters: ModelParameters
+            if let teacherFile {
+                parameters = teacherFile
+            } else {
+                (parameters, withoutTeacher) = try trainTeacher(reports: &reports, progress: progress)
+            }
             teacher = try TeacherRanking(parameters, dataset: dataset, temperature: h.distillationTemperature)
         }
         defer { teacher = nil }
-        var trained: [(epoch: Int, metrics: RankingMetrics, parameters: ModelParameters)] = []
+        let distilled = try finish(try trainCNets(reports: &reports, progress: progress), reports: reports)
+        guard let withoutTeacher else { return distilled }
+        let (a, b) = (distilled.finalValidation.recall20, withoutTeacher.finalValidation.recall20)
+        let keepDistilled = a > b
+        notes.append("distillation: validation recall@20 \(a) with the teacher, \(b) without: "
+            + (keepDistilled ? "the distilled model is kept" : "the model without a teacher is kept"))
+        let kept = keepDistilled ? distilled : withoutTeacher
+        return TrainingResult(parameters: kept.parameters, bestEpochs: kept.bestEpochs, bestValidation: kept.bestValidation,
+                              finalValidation: kept.finalValidation, epochs: reports, setupSeconds: setupSeconds, notes: notes)
+    }
+
+    typealias TrainedCNet = (epoch: Int, metrics: RankingMetrics, parameters: ModelParameters)
+
+    /// Trains each of `cnets` C-Nets from its own seed; returns their best epochs.
+    private func trainCNets(reports: inout [EpochReport], progress: (EpochReport) -> Void) throws -> [TrainedCNet] {
+        let h = hyperparameters
+        var trained: [TrainedCNet] = []
         for cnet in 1 ... h.cnets {
             if cnet > 1 {
                 // The members differ in their weights, batch order and noise; they share
@@ -158,6 +183,11 @@ public final class Trainer {
             let best = try trainCNet(cnet, reports: &reports, progress: progress)
             trained.append((best.epoch, best.metrics, best.weights.written(into: frozen)))
         }
+        return trained
+    }
+
+    /// The trained C-Nets as the model to save: averaged when several, mixed with the prior.
+    private func finish(_ trained: [TrainedCNet], reports: [EpochReport]) throws -> TrainingResult {
         var (cnet, cnetValidation) = (trained[0].parameters, trained[0].metrics)
         if trained.count > 1 {
             // The average of the members' standardised scores (their spreads over the
@@ -172,18 +202,32 @@ public final class Trainer {
                               finalValidation: finalValidation, epochs: reports, setupSeconds: setupSeconds, notes: notes)
     }
 
-    /// The teacher of distillation: the model of these hyperparameters with teacher_cnets
-    /// C-Nets and no teacher of its own (the same seed), item-item prior included.
-    private func trainTeacher(reports: inout [EpochReport], progress: (EpochReport) -> Void) throws -> ModelParameters {
+    /// The teacher of distillation, the model of these hyperparameters with teacher_cnets
+    /// C-Nets and no teacher of its own (the same seed), item-item prior included; and,
+    /// when it has at least `cnets` C-Nets, the model a training without a teacher makes:
+    /// its first `cnets` C-Nets, mixed with the prior on their own.
+    private func trainTeacher(reports: inout [EpochReport], progress: (EpochReport) -> Void) throws
+        -> (teacher: ModelParameters, withoutTeacher: TrainingResult?) {
         var h = hyperparameters
         (h.cnets, h.distillationWeight) = (h.teacherCNets, 0)
-        let result = try Trainer(dataset: dataset, hyperparameters: h).train { report in
-            let teacherReport = report.asTeacher
-            reports.append(teacherReport)
-            progress(teacherReport)
+        let trainer = try Trainer(dataset: dataset, hyperparameters: h)
+        var teacherReports: [EpochReport] = []
+        let members = try trainer.trainCNets(reports: &teacherReports) { progress($0.asTeacher) }
+        reports += teacherReports.map(\.asTeacher)
+        let teacher = try trainer.finish(members, reports: [])
+        notes += teacher.notes.map { "teacher: " + $0 }
+        guard hyperparameters.cnets <= members.count else { return (teacher.parameters, nil) }
+        var record = hyperparameters
+        record.distillationWeight = 0
+        let own = members.prefix(hyperparameters.cnets).map { member in
+            var parameters = member.parameters
+            parameters.hyperparameters = record
+            return (member.epoch, member.metrics, parameters)
         }
-        notes += result.notes.map { "teacher: " + $0 }
-        return result.parameters
+        let noted = notes.count
+        let withoutTeacher = try finish(own, reports: [])
+        for i in noted ..< notes.count { notes[i] = "without a teacher: " + notes[i] }
+        return (teacher.parameters, withoutTeacher)
     }
 
     /// Runs epochs of C-Net number `cnet` from the current weights until `maxEpochs` or
