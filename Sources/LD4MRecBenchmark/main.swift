@@ -200,6 +200,7 @@ func training(_ folder: String, epochs: Int, threads: Int) throws -> JSON {
     h.maxEpochs = epochs
     h.patience = epochs
     h.itemItemPrior = .none  // its closed-form solve is setup, not an epoch
+    h.distillationWeight = 0  // a teacher's training is epochs of other C-Nets
     try Threads.setDefault(threads)
     let trainer = try Trainer(dataset: dataset, hyperparameters: h)
     var seconds: [Double] = []
@@ -239,7 +240,7 @@ func scaling(items: Int, threads: Int, repeats: Int) throws -> JSON {
         builtin.users = trainUsers
         let dataset = builtin.generate()
         var h = Hyperparameters()
-        (h.maxEpochs, h.patience, h.itemItemPrior) = (2, 2, .none)
+        (h.maxEpochs, h.patience, h.itemItemPrior, h.distillationWeight) = (2, 2, .none, 0)
         try Threads.setDefault(threads)
         let trainer = try Trainer(dataset: dataset, hyperparameters: h)
         var seconds: [Double] = []

@@ -25,7 +25,7 @@ struct Train: ParsableCommand {
     var modalities: String?
 
     @Option(help: "Append one JSON object per epoch to this file.") var log: String?
-    @Option(help: ArgumentHelp("A model file trained on the same dataset whose ranking the model learns (distillation; with --distillation-weight, default 1). Without it, --distillation-weight trains a teacher of --teacher-cnets C-Nets first.", valueName: "file"))
+    @Option(help: ArgumentHelp("A model file trained on the same dataset whose ranking the model learns (distillation). Without it, a teacher of --teacher-cnets C-Nets is trained first (--distillation-weight 0: none).", valueName: "file"))
     var teacher: String?
 
     @Argument(parsing: .allUnrecognized, help: .hidden)
@@ -34,10 +34,7 @@ struct Train: ParsableCommand {
     func validate() throws { _ = try HyperparameterOptions.parse(hyperparameterArguments) }
 
     func run() throws {
-        var h = try HyperparameterOptions.parse(hyperparameterArguments)
-        if teacher != nil, !hyperparameterArguments.contains(where: { $0.hasPrefix("--distillation-weight") }) {
-            h.distillationWeight = 1
-        }
+        let h = try HyperparameterOptions.parse(hyperparameterArguments)
         let names: [String]? = modalities.map { $0 == "none" ? [] : $0.split(separator: ",").map(String.init) }
         let dataset = try reportingErrors { try Dataset.load(directory: data, modalityNames: names) }
         print("dataset \(dataset.name): \(dataset.userCount) users, \(dataset.itemCount) items, "

@@ -41,8 +41,9 @@ public struct Hyperparameters: Sendable, Equatable {
     /// Distillation (docs/MODEL.md): each user's target gains `distillationWeight` times
     /// the history's length times a teacher's ranking (a softmax of its standardised
     /// scores at `distillationTemperature`); the teacher is a model file or, without one,
-    /// `teacherCNets` C-Nets trained first. 0: no teacher.
-    public var distillationWeight = 0.0
+    /// `teacherCNets` C-Nets trained first (and then the model without a teacher is kept
+    /// if validation prefers it). 0: no teacher.
+    public var distillationWeight = 1.0
     public var distillationTemperature = 1.0
     public var teacherCNets = 3
 
@@ -137,7 +138,7 @@ public struct Hyperparameters: Sendable, Equatable {
                  "Train this many C-Nets and serve their average (one C-Net this many times as wide; that many times the training, about that many times the serving)."),
         // Files from before distillation were trained without it.
         .real("distillation_weight", \.distillationWeight, .nonNegative, .training, option: "distillation-weight",
-              "Weight of a teacher's ranking in each user's target, times the history's length (0: no teacher; 'train --teacher' names one, else one of --teacher-cnets C-Nets is trained first).",
+              "Weight of a teacher's ranking in each user's target, times the history's length (0: no teacher; 'train --teacher' names one, else one of --teacher-cnets C-Nets is trained first, and the model without a teacher, its first C-Net, is kept if validation prefers it).",
               whenAbsent: 0),
         .real("distillation_temperature", \.distillationTemperature, .positive, .training, option: "distillation-temperature",
               "Temperature of the teacher's ranking (a softmax of its per-user standardised scores)."),

@@ -168,6 +168,7 @@ import Glibc
         h.maxEpochs = epochs
         h.patience = epochs
         h.seed = seed
+        h.distillationWeight = 0  // without a teacher (DistillationTests train with one)
         return (builtin.generate(), h)
     }
 

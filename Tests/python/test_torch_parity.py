@@ -157,7 +157,10 @@ def test_swift_model_fine_tuned_in_torch_round_trip(tiny, swift_model, tmp_path)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     frozen_names = ["svd_item_factors", "svd_singular_values", "item_degrees", "item_item", "item_ids", "user_ids"]
     frozen = {name: getattr(model, name).clone() for name in frozen_names + ["features_0", "features_1"]}
-    result = lt.Trainer(data, model.hyperparameters.replace(max_epochs=1, seed=3, ensemble_weight=None), model=model).fit()
+    with pytest.raises(ValueError, match="distillation needs a teacher"):  # the file records its distillation
+        lt.Trainer(data, model.hyperparameters.replace(max_epochs=1, distillation_weight=1.0), model=model)
+    h = model.hyperparameters.replace(max_epochs=1, seed=3, ensemble_weight=None, distillation_weight=0.0)
+    result = lt.Trainer(data, h, model=model).fit()
     assert result.model is model and len(result.epochs) == 1
     for name, p in model.named_parameters():
         assert not torch.equal(p, before[name]), f"{name} did not change"

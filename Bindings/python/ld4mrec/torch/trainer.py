@@ -270,9 +270,14 @@ class Trainer:
     - ``Trainer(dataset, hyperparameters, model=ld4mrec.torch.load(path))``: fine-tunes a
       model (e.g. one the Swift CLI trained on this dataset); its frozen signals are kept
       as the file has them, its architecture must match ``hyperparameters`` (default: the
-      model's own, with ``ensemble_weight=None``; see ``Hyperparameters.replace``), and a
-      prior in the file is re-mixed (with the file's recorded ``ensemble_weight`` only if
-      ``hyperparameters`` keeps it).
+      model's own, with ``ensemble_weight=None``, and ``distillation_weight`` 0 unless a
+      teacher is given; see ``Hyperparameters.replace``), and a prior in the file is
+      re-mixed (with the file's recorded ``ensemble_weight`` only if ``hyperparameters``
+      keeps it).
+    - ``teacher=ld4mrec.torch.load(path)``: distillation (docs/MODEL.md), with a
+      ``distillation_weight`` above 0: each target gains the teacher's ranking. This
+      trainer does not train a teacher (``ld4mrec train`` does, by default); a teacher is a
+      model file of the same dataset, e.g. one of ``ld4mrec train --cnets 3``.
       As in a new run, epoch 0 (the starting weights) is not evaluated: the best trained
       epoch is kept.
 
@@ -292,8 +297,14 @@ class Trainer:
                 raise ValueError("the dataset has no training interactions")
             model = self._new_model(dataset, h)
         else:
-            # The file's ensemble_weight records the weight chosen then: by default, choose again.
-            h = hyperparameters or model.hyperparameters.replace(ensemble_weight=None)
+            # The file's ensemble_weight records the weight chosen then: by default, choose
+            # again; its distillation_weight, how it was trained: it distils again only from
+            # a teacher given here.
+            if hyperparameters is None:
+                recorded = model.hyperparameters
+                distil = (recorded.distillation_weight or 1.0) if teacher is not None else 0.0
+                hyperparameters = recorded.replace(ensemble_weight=None, distillation_weight=distil)
+            h = hyperparameters
             for name in Hyperparameters.ARCHITECTURE:
                 if getattr(h, name) != getattr(model.hyperparameters, name):
                     raise ValueError(f"hyperparameter {name} = {getattr(h, name)} differs from the model's "
@@ -302,7 +313,8 @@ class Trainer:
             _require_same_ids(model, dataset)
         if (teacher is not None) != (h.distillation_weight > 0):
             raise ValueError("a teacher is used with a distillation_weight above 0 (it is "
-                             f"{h.distillation_weight}), and distillation needs a teacher: teacher=ld4mrec.torch.load(file)")
+                             f"{h.distillation_weight}), and distillation needs a teacher: teacher=ld4mrec.torch.load(file), "
+                             "or distillation_weight=0 (e.g. to fine-tune a distilled model without its teacher)")
         if teacher is not None:
             _require_same_ids(teacher, dataset)
             h = h.replace(teacher_cnets=teacher.hyperparameters.n_cnets)
