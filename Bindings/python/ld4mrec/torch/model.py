@@ -59,7 +59,8 @@ class Hyperparameters:
     n_cnets: int = 1
     # Distillation (docs/MODEL.md, "Distillation"): the weight of a teacher's ranking in the
     # target (0: none; Trainer(..., teacher=...) names the teacher), its temperature, and
-    # the teacher's C-Nets (recorded from the teacher).
+    # the teacher's C-Nets (recorded from the teacher). The weight is 0 here, where the
+    # teacher must be a file; `ld4mrec train`'s default, 1, trains its own teacher first.
     distillation_weight: float = 0.0
     distillation_temperature: float = 1.0
     teacher_cnets: int = 3
