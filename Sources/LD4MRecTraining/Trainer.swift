@@ -157,7 +157,8 @@ public final class Trainer {
         guard let withoutTeacher else { return distilled }
         let (a, b) = (distilled.finalValidation.recall20, withoutTeacher.finalValidation.recall20)
         let keepDistilled = a > b
-        notes.append("distillation: validation recall@20 \(a) with the teacher, \(b) without: "
+        func rounded(_ x: Double) -> Double { (x * 10000).rounded() / 10000 }
+        notes.append("distillation: validation recall@20 \(rounded(a)) with the teacher, \(rounded(b)) without: "
             + (keepDistilled ? "the distilled model is kept" : "the model without a teacher is kept"))
         let kept = keepDistilled ? distilled : withoutTeacher
         return TrainingResult(parameters: kept.parameters, bestEpochs: kept.bestEpochs, bestValidation: kept.bestValidation,
