@@ -70,21 +70,25 @@ public final class Trainer {
     /// Refuses an architecture this machine cannot hold while training (the weights,
     /// their gradients, Adam's two moments and the best epoch's copy: five vectors of the
     /// C-Net's parameters, and with several C-Nets a copy of each trained one and their
-    /// average, `cnets^2` times the hidden layers), with an error before any of it is
-    /// allocated: hidden sizes up to 2^20 pass validation, and a failed allocation would
-    /// end the process.
-    static func requireMemory(_ dataset: Dataset, _ h: Hyperparameters) throws {
+    /// average, `cnets^2` times the hidden layers; and while a teacher trains first, its
+    /// trainer's too), with an error before any of it is allocated: hidden sizes up to
+    /// 2^20 pass validation, and a failed allocation would end the process.
+    static func requireMemory(_ dataset: Dataset, _ h: Hyperparameters, trainingATeacher: Bool) throws {
         let (n, d, df, k2, mlp) = (Double(dataset.itemCount), Double(h.hiddenSize), Double(h.stepEmbeddingSize),
                                    Double(2 * h.svdRank), Double(h.filmHiddenSize))
         let film = dataset.modalities.reduce(0.0) { $0 + 2 * (Double($1.features.cols) * mlp + mlp * d) }
         let parameters = 2 * n * d + Double(h.blocks) * (d * (d + 2 * df + k2) + film) + Double(dataset.userCount) * df
         let hiddenLayers = Double(h.blocks) * d * (d + 2 * df)
-        let cnets = Double(h.cnets)
-        let averaged = h.cnets > 1 ? cnets * (parameters - hiddenLayers) + cnets * cnets * hiddenLayers : 0
-        let bytes = 4 * ((4 + cnets) * parameters + averaged)
+        func bytes(cnets count: Int) -> Double {
+            let cnets = Double(count)
+            let averaged = count > 1 ? cnets * (parameters - hiddenLayers) + cnets * cnets * hiddenLayers : 0
+            return 4 * ((4 + cnets) * parameters + averaged)
+        }
+        let needed = bytes(cnets: h.cnets) + (trainingATeacher ? bytes(cnets: h.teacherCNets) : 0)
         let available = Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
-        guard available <= 0 || bytes <= available else {
-            throw LD4MRecError(.outOfMemory, "training this architecture needs about \(Int(bytes / 1e9)) GB (\(Int(parameters)) parameters per C-Net), this machine has \(Int(available / 1e9)) GB: lower hidden_size\(h.cnets > 1 ? " or n_cnets" : "")")
+        guard available <= 0 || needed <= available else {
+            let lower = ["hidden_size"] + (h.cnets > 1 ? ["n_cnets"] : []) + (trainingATeacher ? ["teacher_cnets (or train without a teacher: distillation_weight 0)"] : [])
+            throw LD4MRecError(.outOfMemory, "training this architecture needs about \(Int(needed / 1e9)) GB (\(Int(parameters)) parameters per C-Net), this machine has \(Int(available / 1e9)) GB: lower \(lower.joined(separator: " or "))")
         }
     }
 
@@ -107,12 +111,7 @@ public final class Trainer {
         guard dataset.validation.items.count > 0 else {
             throw LD4MRecError.invalidArgument("the dataset has no validation interactions (x_label 1): training chooses its epoch and score mixture on them")
         }
-        try Self.requireMemory(dataset, h)
-        if h.distillationWeight > 0, teacher == nil {
-            var teacherConfiguration = h
-            teacherConfiguration.cnets = h.teacherCNets
-            try Self.requireMemory(dataset, teacherConfiguration)
-        }
+        try Self.requireMemory(dataset, h, trainingATeacher: h.distillationWeight > 0 && teacher == nil)
         teacherFile = teacher
         self.dataset = dataset
         self.hyperparameters = h
