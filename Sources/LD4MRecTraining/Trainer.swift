@@ -128,6 +128,24 @@ public final class Trainer {
         weights = try ParameterVector(frozen)
     }
 
+    /// The trainer of `student`'s teacher: the student's frozen signals, priors and
+    /// generator state, which a trainer of its own would build again from the same seed
+    /// and dataset (the SVD, EASE's lambda search and the kNN graph, a minute on TikTok).
+    private init(teacherOf student: Trainer, hyperparameters h: Hyperparameters) throws {
+        teacherFile = nil
+        dataset = student.dataset
+        hyperparameters = h
+        rng = student.rng
+        var frozen = student.frozen
+        frozen.hyperparameters = h
+        self.frozen = frozen
+        priors = student.priors
+        notes = student.notes
+        setupSeconds = student.setupSeconds
+        signals = student.signals
+        weights = try ParameterVector(frozen)
+    }
+
     /// The model with the current weights (z_in_default = the mean of z_in).
     public var currentParameters: ModelParameters { weights.written(into: frozen) }
 
@@ -210,7 +228,7 @@ public final class Trainer {
         -> (teacher: ModelParameters, withoutTeacher: TrainingResult?) {
         var h = hyperparameters
         (h.cnets, h.distillationWeight) = (h.teacherCNets, 0)
-        let trainer = try Trainer(dataset: dataset, hyperparameters: h)
+        let trainer = try Trainer(teacherOf: self, hyperparameters: h)
         var teacherReports: [EpochReport] = []
         let members = try trainer.trainCNets(reports: &teacherReports) { progress($0.asTeacher) }
         reports += teacherReports.map(\.asTeacher)
