@@ -51,8 +51,8 @@ struct Train: ParsableCommand {
                 let v = report.validation
                 let remaining = max(0, min(h.maxEpochs - report.epoch, report.bestEpoch + h.patience - report.epoch))
                 let cnets = report.isTeacher ? h.teacherCNets : h.cnets
-                let cnet = (report.isTeacher ? "teacher " : "") + (cnets > 1 ? "C-Net \(report.cnet)/\(cnets)  " : report.isTeacher ? " " : "")
-                let line = cnet + "epoch \(report.epoch)  loss \(format(report.loss, 6))  val recall@20 \(format(v.recall20, 4))  "
+                let who = [report.isTeacher ? "teacher" : nil, cnets > 1 ? "C-Net \(report.cnet)/\(cnets)" : nil].compactMap { $0 }
+                let line = who.map { $0 + "  " }.joined() + "epoch \(report.epoch)  loss \(format(report.loss, 6))  val recall@20 \(format(v.recall20, 4))  "
                     + "ndcg@20 \(format(v.ndcg20, 4))  \(format(report.seconds, 1)) s  best epoch \(report.bestEpoch)  "
                     + "ETA \(format(Double(remaining) * report.seconds, 0)) s (at most\(cnets > report.cnet || report.isTeacher ? ", this C-Net" : ""))"
                 if live { print("\r\u{1B}[2K" + line, terminator: report.isBest ? "\n" : "") } else { print(line) }
