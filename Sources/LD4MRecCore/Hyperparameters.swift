@@ -43,7 +43,7 @@ public struct Hyperparameters: Sendable, Equatable {
     /// scores at `distillationTemperature`); the teacher is a model file or, without one,
     /// `teacherCNets` C-Nets trained first (and then the model without a teacher is kept
     /// if validation prefers it). 0: no teacher.
-    public var distillationWeight = 1.0
+    public var distillationWeight = 2.0
     public var distillationTemperature = 1.0
     public var teacherCNets = 3
 

@@ -77,7 +77,7 @@ def test_evaluate_without_the_screen_gives_the_same_metrics(tmp_path, dataset):
 
 
 def test_a_teacher_file_is_distilled_and_recorded(tmp_path, dataset):
-    """`train --teacher FILE` learns the file's ranking (distillation_weight 1 unless given)
+    """`train --teacher FILE` learns the file's ranking (distillation_weight 2 unless given)
     and records it; a teacher of another dataset, or a weight of 0 with a teacher, is an
     error naming the cause, and no model file is written."""
     small = ["--hidden", 16, "--svd-rank", 4, "--film-hidden", 8, "--epochs", 1]
@@ -89,7 +89,7 @@ def test_a_teacher_file_is_distilled_and_recorded(tmp_path, dataset):
                  "--distillation-temperature", 2)
     assert result.returncode == 0, result.stdout + result.stderr
     info = json.loads(run("inspect", student, "--json").stdout)
-    assert (info["distillation_weight"], info["distillation_temperature"], info["teacher_cnets"]) == (1, 2, 2)
+    assert (info["distillation_weight"], info["distillation_temperature"], info["teacher_cnets"]) == (2, 2, 2)
     assert info["n_cnets"] == 1 and info["hidden_size"] == 16
 
     other = tmp_path / "other"

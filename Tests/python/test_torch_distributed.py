@@ -112,7 +112,7 @@ def test_two_processes_distil_as_one(builtin, tmp_path):
     train(builtin, tmp_path / "two.h5", 2, *options)
     assert_same_model(tmp_path / "one.h5", tmp_path / "two.h5")
     with h5py.File(tmp_path / "two.h5") as f:
-        assert (f.attrs["distillation_weight"], f.attrs["distillation_temperature"], f.attrs["teacher_cnets"]) == (1, 2, 2)
+        assert (f.attrs["distillation_weight"], f.attrs["distillation_temperature"], f.attrs["teacher_cnets"]) == (2, 2, 2)
 
 
 def test_every_option_passes_through_torchrun():

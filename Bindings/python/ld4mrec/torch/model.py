@@ -60,7 +60,8 @@ class Hyperparameters:
     # Distillation (docs/MODEL.md, "Distillation"): the weight of a teacher's ranking in the
     # target (0: none; Trainer(..., teacher=...) names the teacher), its temperature, and
     # the teacher's C-Nets (recorded from the teacher). The weight is 0 here, where the
-    # teacher must be a file; `ld4mrec train`'s default, 1, trains its own teacher first.
+    # teacher must be a file; `ld4mrec train`'s default, 2, trains its own teacher first.
+    # `--teacher` without a weight, and fine-tuning with a teacher, take that default.
     distillation_weight: float = 0.0
     distillation_temperature: float = 1.0
     teacher_cnets: int = 3
@@ -75,6 +76,7 @@ class Hyperparameters:
 
     ARCHITECTURE = ("hidden_size", "svd_rank", "step_embedding_size", "n_blocks",
                     "film_hidden_size", "leaky_relu_slope")
+    DISTILLATION_WEIGHT = 2.0  # `ld4mrec train`'s default, chosen on TikTok's validation
     ITEM_ITEM_MAX_ITEMS = 16384  # the dense prior (EASE) is not built above this many items
 
     def replace(self, **changes):

@@ -82,7 +82,7 @@ def _parser():
     t.add_argument("--teacher", help="a model file trained on --data whose ranking the model learns (distillation, "
                                      "docs/MODEL.md), e.g. one of `ld4mrec train --cnets 3`")
     t.add_argument("--distillation-weight", type=float,
-                   help="weight of the teacher's ranking in each target, times the history's length (default: 1 with "
+                   help="weight of the teacher's ranking in each target, times the history's length (default: 2 with "
                         "--teacher, else 0)")
     t.add_argument("--distillation-temperature", type=float, default=d.distillation_temperature,
                    help="temperature of the teacher's ranking")
@@ -111,7 +111,7 @@ def _hyperparameters(args, base):
         item_item_neighbours=args.item_item_neighbours, knn_popularity_exponent=args.knn_popularity_exponent,
         choose_knn_popularity_exponent=args.choose_knn_popularity_exponent,
         distillation_weight=(args.distillation_weight if args.distillation_weight is not None
-                             else 1.0 if args.teacher else 0.0),
+                             else base.DISTILLATION_WEIGHT if args.teacher else 0.0),
         distillation_temperature=args.distillation_temperature)
 
 

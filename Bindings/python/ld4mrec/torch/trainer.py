@@ -302,7 +302,7 @@ class Trainer:
             # a teacher given here.
             if hyperparameters is None:
                 recorded = model.hyperparameters
-                distil = (recorded.distillation_weight or 1.0) if teacher is not None else 0.0
+                distil = (recorded.distillation_weight or Hyperparameters.DISTILLATION_WEIGHT) if teacher is not None else 0.0
                 hyperparameters = recorded.replace(ensemble_weight=None, distillation_weight=distil)
             h = hyperparameters
             for name in Hyperparameters.ARCHITECTURE:
