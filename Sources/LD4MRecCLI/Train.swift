@@ -27,11 +27,16 @@ struct Train: ParsableCommand {
     @Option(help: "Append one JSON object per epoch to this file.") var log: String?
     @Option(help: ArgumentHelp("A model file trained on the same dataset whose ranking the model learns (distillation). Without it, a teacher of --teacher-cnets C-Nets is trained first (--distillation-weight 0: none).", valueName: "file"))
     var teacher: String?
+    @Option(help: ArgumentHelp("Instead of --teacher, any recommender's scores whose ranking the model learns: a .npy file, float32 or float16, one row per user and one column per item of the dataset (row u: the .inter file's user u, column i: its item i).", valueName: "file"))
+    var teacherScores: String?
 
     @Argument(parsing: .allUnrecognized, help: .hidden)
     var hyperparameterArguments: [String] = []
 
-    func validate() throws { _ = try HyperparameterOptions.parse(hyperparameterArguments) }
+    func validate() throws {
+        _ = try HyperparameterOptions.parse(hyperparameterArguments)
+        if teacher != nil && teacherScores != nil { throw ValidationError("--teacher and --teacher-scores name two teachers: give one") }
+    }
 
     func run() throws {
         let h = try HyperparameterOptions.parse(hyperparameterArguments)
@@ -41,8 +46,10 @@ struct Train: ParsableCommand {
             + "\(dataset.train.items.count) train / \(dataset.validation.items.count) valid / \(dataset.test.items.count) test, "
             + "modalities \(dataset.modalities.map { "\($0.name) (\($0.features.cols))" })")
         if dataset.duplicatesDropped > 0 { print("dropped \(dataset.duplicatesDropped) duplicate interactions") }
-        let teacherParameters = try reportingErrors { try teacher.map { try ModelFile.read(from: $0) } }
-        let trainer = try reportingErrors { try Trainer(dataset: dataset, hyperparameters: h, teacher: teacherParameters) }
+        let given = try reportingErrors {
+            try teacher.map { Teacher.model(try ModelFile.read(from: $0)) } ?? teacherScores.map { .scores(try NPY.readMatrix($0)) }
+        }
+        let trainer = try reportingErrors { try Trainer(dataset: dataset, hyperparameters: h, distillingFrom: given) }
         let logFile = try reportingErrors { try log.map { try LineLog(appendingTo: $0) } }
         let live = isatty(STDOUT_FILENO) == 1
         let start = monotonicSeconds()

@@ -4,6 +4,14 @@ import Glibc
 import LD4MRecCore
 import LD4MRecServing
 
+/// What a distilled model learns from: a model trained on the same dataset, or any
+/// recommender's scores of every user and item of the dataset (users x items: row u is the
+/// dataset's user u, column i its item i; an `.npy` file gives them to `ld4mrec train`).
+public enum Teacher {
+    case model(ModelParameters)
+    case scores(Matrix)
+}
+
 /// A teacher's ranking for distillation (docs/MODEL.md, "Distillation"): for user u, q_u is
 /// the softmax, over the items outside u's training history, of the teacher's scores
 /// standardised over those items and divided by the temperature; 0 on the history. The
@@ -11,9 +19,11 @@ import LD4MRecServing
 ///
 /// The rows are computed once and kept while users x items floats fit `cacheBytes`
 /// (TikTok: 250 MB); beyond, each minibatch's rows are computed when it is drawn, so that
-/// memory grows with the batch, as the rest of training does.
+/// memory grows with the batch, as the rest of training does. Given scores are turned into
+/// rows once, whatever their size: they are in memory already.
 final class TeacherRanking {
-    let teacher: Model
+    /// The model that scores the rows; nil when the teacher gave its scores.
+    let teacher: Model?
     let dataset: Dataset
     let temperature: Double
     /// Rows of every user (users x items), when they fit.
@@ -24,11 +34,24 @@ final class TeacherRanking {
     /// Bytes of rows kept for the whole training by default.
     static let defaultCacheBytes = 1 << 30
 
-    init(_ teacher: ModelParameters, dataset: Dataset, temperature: Double, cacheBytes: Int = defaultCacheBytes) throws {
-        self.teacher = try Model(teacher)
+    init(_ teacher: Teacher, dataset: Dataset, temperature: Double, cacheBytes: Int = defaultCacheBytes) throws {
         self.dataset = dataset
         self.temperature = temperature
         let (n, users) = (dataset.itemCount, dataset.userCount)
+        let parameters: ModelParameters
+        switch teacher {
+        case .model(let model):
+            parameters = model
+        case .scores(let scores):
+            try Self.requireShape(of: scores, for: dataset)
+            self.teacher = nil
+            let rows = try AlignedBuffer<Float>(uninitialized: scores.values.count)
+            for (i, score) in scores.values.enumerated() { rows.pointer[i] = score }
+            try normalise(Array(0 ..< users), rows: rows.pointer)
+            cache = rows
+            return
+        }
+        self.teacher = try Model(parameters)
         let (cells, overflow) = users.multipliedReportingOverflow(by: n)
         guard !overflow, cells <= cacheBytes / MemoryLayout<Float>.stride else { return }
         let rows = try AlignedBuffer<Float>(uninitialized: cells)
@@ -54,10 +77,24 @@ final class TeacherRanking {
         return { UnsafePointer(buffer.pointer + $0 * n) }
     }
 
+    /// Throws unless `scores` hold one row per user and one column per item of `dataset`.
+    static func requireShape(of scores: Matrix, for dataset: Dataset) throws {
+        guard (scores.rows, scores.cols) == (dataset.userCount, dataset.itemCount) else {
+            throw LD4MRecError.invalidArgument("the teacher's scores are \(scores.rows) x \(scores.cols); this dataset needs "
+                + "one row per user and one column per item: \(dataset.userCount) x \(dataset.itemCount)")
+        }
+    }
+
     private func compute(_ users: [Int], into out: UnsafeMutablePointer<Float>) throws {
-        let n = dataset.itemCount
+        guard let teacher else { throw LD4MRecError(.internalError, "given scores are all kept: no row is computed") }
         let queries = users.map { teacher.query(history: dataset.train.row($0).lazy.map { Int64($0) }, user: Int64($0)) }
-        try teacher.scores(queries, into: UnsafeMutableBufferPointer(start: out, count: users.count * n))
+        try teacher.scores(queries, into: UnsafeMutableBufferPointer(start: out, count: users.count * dataset.itemCount))
+        try normalise(users, rows: out)
+    }
+
+    /// Turns the scores of `users` (row r: users[r]'s) into their q, in place.
+    private func normalise(_ users: [Int], rows out: UnsafeMutablePointer<Float>) throws {
+        let n = dataset.itemCount
         for (r, user) in users.enumerated() {
             guard Self.distribution(out + r * n, items: n, history: dataset.train.row(user), temperature: temperature) else {
                 throw LD4MRecError.invalidArgument("the teacher's scores of user \(user) are not finite: it cannot teach")

@@ -61,8 +61,8 @@ public final class Trainer {
     /// The item-item priors the hyperparameters ask for: none, one, or (`auto` within the
     /// dense limit) EASE and kNN, of which mixing keeps the better on validation.
     let priors: [BuiltPrior]
-    /// The teacher a file gave, for distillation (else one is trained first).
-    let teacherFile: ModelParameters?
+    /// The teacher given for distillation (else one is trained first).
+    let givenTeacher: Teacher?
     /// The teacher's ranking, while the distilled C-Nets train.
     var teacher: TeacherRanking?
     var notes: [String] = []
@@ -95,13 +95,23 @@ public final class Trainer {
     /// `teacher`: a model trained on the same dataset (its user and item ids and item
     /// degrees are checked), whose ranking the C-Nets learn with a distillation_weight
     /// above 0; without it, one of teacher_cnets C-Nets is trained first.
-    public init(dataset: Dataset, hyperparameters: Hyperparameters, teacher: ModelParameters? = nil) throws {
+    public convenience init(dataset: Dataset, hyperparameters: Hyperparameters, teacher: ModelParameters? = nil) throws {
+        try self.init(dataset: dataset, hyperparameters: hyperparameters, distillingFrom: teacher.map { .model($0) })
+    }
+
+    /// `teacher`: a model trained on the same dataset, as above, or the scores of any
+    /// recommender for every user and item of the dataset (`Teacher.scores`), whose ranking
+    /// the C-Nets learn with a distillation_weight above 0; nil: as without a teacher file.
+    public init(dataset: Dataset, hyperparameters: Hyperparameters, distillingFrom teacher: Teacher?) throws {
         var h = hyperparameters
         if let teacher {
             guard h.distillationWeight > 0 else {
                 throw LD4MRecError.invalidArgument("a teacher is used with a distillation_weight above 0 (it is \(h.distillationWeight))")
             }
-            h.teacherCNets = teacher.hyperparameters.cnets
+            switch teacher {
+            case .model(let parameters): h.teacherCNets = parameters.hyperparameters.cnets
+            case .scores(let scores): try TeacherRanking.requireShape(of: scores, for: dataset)
+            }
         }
         try h.validateArchitecture()
         try h.validateTraining()
@@ -112,13 +122,14 @@ public final class Trainer {
             throw LD4MRecError.invalidArgument("the dataset has no validation interactions (x_label 1): training chooses its epoch and score mixture on them")
         }
         try Self.requireMemory(dataset, h, trainingATeacher: h.distillationWeight > 0 && teacher == nil)
-        teacherFile = teacher
+        givenTeacher = teacher
         self.dataset = dataset
         self.hyperparameters = h
         rng = SeededGenerator(seed: h.seed)
         let start = monotonicSeconds()
         frozen = try Self.initialParameters(dataset, h, &rng)
-        if let teacher, (teacher.itemIDs, teacher.userIDs, teacher.itemDegrees) != (frozen.itemIDs, frozen.userIDs, frozen.itemDegrees) {
+        if case .model(let teacher) = teacher,
+           (teacher.itemIDs, teacher.userIDs, teacher.itemDegrees) != (frozen.itemIDs, frozen.userIDs, frozen.itemDegrees) {
             throw LD4MRecError.invalidArgument("the teacher was not trained on this dataset (its users, items or training interactions differ)")
         }
         priors = try BuiltPrior.all(for: dataset, h, notes: &notes)
@@ -132,7 +143,7 @@ public final class Trainer {
     /// generator state, which a trainer of its own would build again from the same seed
     /// and dataset (the SVD, EASE's lambda search and the kNN graph, a minute on TikTok).
     private init(teacherOf student: Trainer, hyperparameters h: Hyperparameters) throws {
-        teacherFile = nil
+        givenTeacher = nil
         dataset = student.dataset
         hyperparameters = h
         rng = student.rng
@@ -153,7 +164,7 @@ public final class Trainer {
     /// prior, calling `progress` after each epoch. Returns the model to save.
     ///
     /// With a distillation_weight, the C-Nets learn a teacher's ranking. The teacher is the
-    /// file's, or trained first (its epochs are reported too); then its first `cnets`
+    /// given one, or trained first (its epochs are reported too); then its first `cnets`
     /// C-Nets are those a training without a teacher draws (the same seeds), and of that
     /// model and the distilled one, the better on validation Recall@20 is kept.
     public func train(progress: (EpochReport) -> Void = { _ in }) throws -> TrainingResult {
@@ -161,13 +172,14 @@ public final class Trainer {
         var reports: [EpochReport] = []
         var withoutTeacher: TrainingResult?
         if h.distillationWeight > 0 {
-            let parameters: ModelParameters
-            if let teacherFile {
-                parameters = teacherFile
+            let source: Teacher
+            if let givenTeacher {
+                source = givenTeacher
             } else {
-                (parameters, withoutTeacher) = try trainTeacher(reports: &reports, progress: progress)
+                let trained = try trainTeacher(reports: &reports, progress: progress)
+                (source, withoutTeacher) = (.model(trained.teacher), trained.withoutTeacher)
             }
-            teacher = try TeacherRanking(parameters, dataset: dataset, temperature: h.distillationTemperature)
+            teacher = try TeacherRanking(source, dataset: dataset, temperature: h.distillationTemperature)
         }
         defer { teacher = nil }
         let distilled = try finish(try trainCNets(reports: &reports, progress: progress), reports: reports)

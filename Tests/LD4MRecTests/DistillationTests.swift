@@ -64,7 +64,7 @@ import Testing
         let users = [3, 0, 499, 17, 3]
         // Kept for the whole training, or computed for each batch: the same rows.
         for cacheBytes in [TeacherRanking.defaultCacheBytes, 0] {
-            let ranking = try TeacherRanking(parameters, dataset: dataset, temperature: 0.7, cacheBytes: cacheBytes)
+            let ranking = try TeacherRanking(.model(parameters), dataset: dataset, temperature: 0.7, cacheBytes: cacheBytes)
             let rows = try ranking.rows(of: users)
             for (index, user) in users.enumerated() {
                 let history = dataset.train.row(user)
@@ -84,8 +84,8 @@ import Testing
         h.distillationWeight = 0.3
         let plain = try Trainer(dataset: dataset, hyperparameters: { var p = h; p.distillationWeight = 0; return p }())
         let distilled = try Trainer(dataset: dataset, hyperparameters: h, teacher: parameters)
-        distilled.teacher = try TeacherRanking(parameters, dataset: dataset, temperature: h.distillationTemperature)
-        let q = try TeacherRanking(parameters, dataset: dataset, temperature: 1, cacheBytes: 0)
+        distilled.teacher = try TeacherRanking(.model(parameters), dataset: dataset, temperature: h.distillationTemperature)
+        let q = try TeacherRanking(.model(parameters), dataset: dataset, temperature: 1, cacheBytes: 0)
         let users = [5, 42, 7, 300]
         let sampler = StepSampler(steps: h.steps, importance: true)
         let workspaces = try [plain, distilled].map { _ in
@@ -141,6 +141,70 @@ import Testing
         let note = "distillation: validation recall@20 \(rounded(taught.finalValidation.recall20)) with the teacher, "
             + "\(rounded(plain.finalValidation.recall20)) without: the \(keepsDistilled ? "distilled model" : "model without a teacher") is kept"
         #expect(trainedFirst.notes.contains(note), "\(trainedFirst.notes)")
+    }
+
+    /// A teacher's scores of every user, as its serving pass gives them in the passes
+    /// TeacherRanking makes (so bit for bit the rows it computes).
+    static func scores(of parameters: ModelParameters, _ dataset: Dataset) throws -> Matrix {
+        let (model, n, users) = (try Model(parameters), dataset.itemCount, dataset.userCount)
+        var values = [Float](repeating: .nan, count: users * n)
+        let chunk = Model.rowsPerPass(items: n, atMost: 256)
+        try values.withUnsafeMutableBufferPointer { all in
+            for start in stride(from: 0, to: users, by: chunk) {
+                let rows = Array(start ..< min(start + chunk, users))
+                let queries = rows.map { model.query(history: dataset.train.row($0).map { Int64($0) }, user: Int64($0)) }
+                try model.scores(queries, into: UnsafeMutableBufferPointer(rebasing: all[start * n ..< (start + rows.count) * n]))
+            }
+        }
+        return try Matrix(rows: users, cols: n, values: values)
+    }
+
+    /// Given scores teach as the model that scored them: the same rows, the same model.
+    @Test func aTeachersScoresTeachAsTheTeacher() throws {
+        var (dataset, h) = TrainerTests.smallRun(epochs: 2)
+        let parameters = try Self.teacher(dataset, h)
+        let scores = try Self.scores(of: parameters, dataset)
+        #expect(!scores.values.contains { $0.isNaN })
+        let users = [3, 0, 499, 17]
+        let fromModel = try TeacherRanking(.model(parameters), dataset: dataset, temperature: 0.7).rows(of: users)
+        let fromScores = try TeacherRanking(.scores(scores), dataset: dataset, temperature: 0.7, cacheBytes: 0).rows(of: users)
+        for r in users.indices {
+            #expect(Array(UnsafeBufferPointer(start: fromScores(r), count: dataset.itemCount))
+                == Array(UnsafeBufferPointer(start: fromModel(r), count: dataset.itemCount)), "user \(users[r])")
+        }
+
+        h.distillationWeight = 1
+        let taught = try Trainer(dataset: dataset, hyperparameters: h, teacher: parameters).train()
+        let given = try Trainer(dataset: dataset, hyperparameters: h, distillingFrom: .scores(scores)).train()
+        #expect(given.epochs.allSatisfy { !$0.isTeacher })
+        #expect(given.parameters.output.weight == taught.parameters.output.weight && given.finalValidation == taught.finalValidation)
+        var alone = h
+        alone.distillationWeight = 0
+        let plain = try Trainer(dataset: dataset, hyperparameters: alone).train()
+        #expect(plain.parameters.output.weight != given.parameters.output.weight, "the scores changed nothing")
+    }
+
+    /// Scores of another shape, or not finite outside a history, are refused, naming why.
+    @Test func scoresOfAnotherShapeOrNotFiniteAreRefused() throws {
+        var (dataset, h) = TrainerTests.smallRun(epochs: 1)
+        let (users, n) = (dataset.userCount, dataset.itemCount)
+        expectError(.invalidArgument, containing: "a teacher is used with a distillation_weight above 0") {
+            _ = try Trainer(dataset: dataset, hyperparameters: h, distillingFrom: .scores(try Matrix(rows: users, cols: n, values: .init(repeating: 0, count: users * n))))
+        }
+        h.distillationWeight = 1
+        for (rows, cols) in [(users - 1, n), (users, n + 1), (n, users)] {
+            let wrong = try Matrix(rows: rows, cols: cols, values: .init(repeating: 0, count: rows * cols))
+            expectError(.invalidArgument, containing: "the teacher's scores are \(rows) x \(cols); this dataset needs one row per user and one column per item: \(users) x \(n)") {
+                _ = try Trainer(dataset: dataset, hyperparameters: h, distillingFrom: .scores(wrong))
+            }
+        }
+        var scores = try Matrix(rows: users, cols: n, values: (0 ..< users * n).map { Float($0 % 7) })
+        let outside = (0 ..< n).first { !dataset.train.row(5).contains(Int32($0)) }!
+        scores.values[5 * n + outside] = .infinity
+        let trainer = try Trainer(dataset: dataset, hyperparameters: h, distillingFrom: .scores(scores))
+        expectError(.invalidArgument, containing: "the teacher's scores of user 5 are not finite: it cannot teach") {
+            _ = try trainer.train()
+        }
     }
 
     @Test func aTeacherOfAnotherDatasetOrWithoutWeightIsRefused() throws {

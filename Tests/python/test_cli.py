@@ -4,6 +4,7 @@ library's table of hyperparameters), their errors, and what `inspect` reports ba
 import json
 import subprocess
 
+import numpy as np
 import pytest
 
 import support
@@ -61,6 +62,38 @@ def test_options_reach_the_model_file(tmp_path, dataset):
     assert info["conditions_from_dropped_history"] is False and info["seed"] == 2**64 - 1
     assert info["item_item_prior"] == "none" and info["ensemble_weight"] == "none"
     assert info["noise_scale"] == 0.01 and info["input_dropout"] == 0.5  # untouched: the defaults
+
+
+def test_a_teachers_scores_are_distilled(tmp_path, dataset):
+    """`train --teacher-scores FILE.npy` learns the ranking of any recommender's users x
+    items scores (here the training popularity of each item, the same for every user) and
+    records the distillation; scores of another shape, a file that is not .npy, or two
+    teachers at once are errors naming the cause, and no model file is written."""
+    small = ["--hidden", 16, "--svd-rank", 4, "--film-hidden", 8, "--epochs", 1]
+    rows = np.loadtxt(next(dataset.glob("*.inter")), skiprows=1, dtype=np.int64)
+    n_users, n_items = rows[:, 0].max() + 1, rows[:, 1].max() + 1
+    train = rows[rows[:, -1] == 0]
+    popularity = np.bincount(train[:, 1], minlength=n_items).astype(np.float32)
+    scores = tmp_path / "scores.npy"
+    np.save(scores, np.tile(popularity, (n_users, 1)))
+    student = tmp_path / "student.h5"
+    result = run("train", "--data", dataset, "--out", student, *small, "--teacher-scores", scores)
+    assert result.returncode == 0, result.stdout + result.stderr
+    info = json.loads(run("inspect", student, "--json").stdout)
+    assert info["distillation_weight"] == 2 and info["n_cnets"] == 1
+    assert not any(line.startswith("teacher") for line in result.stdout.splitlines()), "no teacher is trained first"
+
+    wrong, text = tmp_path / "wrong.npy", tmp_path / "scores.txt"
+    np.save(wrong, np.zeros((n_users - 1, n_items), dtype=np.float32))
+    text.write_text("0 1 2\n")
+    for extra, words in [(["--teacher-scores", wrong], f"the teacher's scores are {n_users - 1} x {n_items}; "
+                          f"this dataset needs one row per user and one column per item: {n_users} x {n_items}"),
+                         (["--teacher-scores", text], "not a .npy file"),
+                         (["--teacher-scores", scores, "--teacher", student], "--teacher and --teacher-scores name two teachers")]:
+        out = tmp_path / "refused.h5"
+        result = run("train", "--data", dataset, "--out", out, *small, *extra)
+        assert result.returncode != 0 and words in result.stderr, result.stderr
+        assert not out.exists()
 
 
 def test_evaluate_without_the_screen_gives_the_same_metrics(tmp_path, dataset):

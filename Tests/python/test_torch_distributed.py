@@ -115,6 +115,20 @@ def test_two_processes_distil_as_one(builtin, tmp_path):
         assert (f.attrs["distillation_weight"], f.attrs["distillation_temperature"], f.attrs["teacher_cnets"]) == (2, 2, 2)
 
 
+def test_two_processes_distil_given_scores_as_one(builtin, tmp_path):
+    """--teacher-scores (a users x items .npy file) under torchrun: two processes train the
+    model of one, distilled with the default weight."""
+    dataset = lt.Dataset.from_mmrec(builtin)
+    rng = np.random.default_rng(4)
+    np.save(tmp_path / "scores.npy", rng.standard_normal((dataset.n_users, dataset.n_items)).astype(np.float32))
+    options = ["--epochs", 1, "--batch-size", 221, "--teacher-scores", tmp_path / "scores.npy"]
+    train(builtin, tmp_path / "one.h5", 1, *options)
+    train(builtin, tmp_path / "two.h5", 2, *options)
+    assert_same_model(tmp_path / "one.h5", tmp_path / "two.h5")
+    with h5py.File(tmp_path / "two.h5") as f:
+        assert f.attrs["distillation_weight"] == 2
+
+
 def test_every_option_passes_through_torchrun():
     """torchrun's parser takes an option of the script that abbreviates one of its own
     (e.g. --log for --log-dir) and fails: the command line must have none."""

@@ -245,6 +245,31 @@ def test_distillation_adds_the_teachers_ranking_to_the_target(tiny, tiny_data, t
         lt.Trainer(other, h, teacher=teacher)
 
 
+def test_a_teachers_scores_teach_as_the_teacher(tiny, tiny_data, tmp_path):
+    """Any recommender's scores (users x items, numpy) as the teacher: the teacher model's
+    own scores give its rows and targets; scores of another shape are refused."""
+    teacher_file = tmp_path / "teacher.h5"
+    torch_support.cli("train", "--data", tiny, "--out", teacher_file, "--hidden", 16, "--svd-rank", 4,
+                      "--film-hidden", 8, "--epochs", 1, "--distillation-weight", 0)
+    teacher = lt.load(teacher_file)
+    users = torch.arange(tiny_data.n_users)
+    scores = teacher.scores(tiny_data.train.select(users), users).numpy()
+    h = lt.Hyperparameters(**SMALL, distillation_weight=0.3, distillation_temperature=0.7,
+                           item_item_prior="none", max_epochs=1, seed=3)
+    by_model, by_scores = lt.Trainer(tiny_data, h, teacher=teacher), lt.Trainer(tiny_data, h, teacher=scores)
+    some = by_model._train_users[:40]
+    np.testing.assert_allclose(by_scores._teacher.rows(some).numpy(), by_model._teacher.rows(some).numpy(),
+                               rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(by_scores.batch(some, 0).target.numpy(), by_model.batch(some, 0).target.numpy(),
+                               rtol=1e-5, atol=1e-7)
+    assert by_scores.fit().model.hyperparameters.distillation_weight == 0.3
+    for shape in [(tiny_data.n_users - 1, tiny_data.n_items), (tiny_data.n_users, tiny_data.n_items + 1)]:
+        expected = (f"the teacher's scores are {shape[0]} x {shape[1]}; this dataset needs one row per user "
+                    f"and one column per item: {tiny_data.n_users} x {tiny_data.n_items}")
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            lt.Trainer(tiny_data, h, teacher=np.zeros(shape, dtype=np.float32))
+
+
 def test_random_draws_do_not_depend_on_the_number_of_processes(tiny_data):
     trainer = lt.Trainer(tiny_data, lt.Hyperparameters(**SMALL, input_dropout=0.3, hidden_dropout=0.2,
                                                        item_item_prior="none"))

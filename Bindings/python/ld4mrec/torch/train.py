@@ -14,6 +14,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -81,9 +82,12 @@ def _parser():
     t.add_argument("--ensemble-weight", type=float, help="C-Net weight of the mixture (default: chosen on validation)")
     t.add_argument("--teacher", help="a model file trained on --data whose ranking the model learns (distillation, "
                                      "docs/MODEL.md), e.g. one of `ld4mrec train --cnets 3`")
+    t.add_argument("--teacher-scores", help="instead of --teacher, any recommender's scores whose ranking the model "
+                                            "learns: a .npy file, users x items of --data (row u: its user u, "
+                                            "column i: its item i)")
     t.add_argument("--distillation-weight", type=float,
                    help="weight of the teacher's ranking in each target, times the history's length (default: 2 with "
-                        "--teacher, else 0)")
+                        "--teacher or --teacher-scores, else 0)")
     t.add_argument("--distillation-temperature", type=float, default=d.distillation_temperature,
                    help="temperature of the teacher's ranking")
     r = p.add_argument_group("running")
@@ -111,7 +115,7 @@ def _hyperparameters(args, base):
         item_item_neighbours=args.item_item_neighbours, knn_popularity_exponent=args.knn_popularity_exponent,
         choose_knn_popularity_exponent=args.choose_knn_popularity_exponent,
         distillation_weight=(args.distillation_weight if args.distillation_weight is not None
-                             else base.DISTILLATION_WEIGHT if args.teacher else 0.0),
+                             else base.DISTILLATION_WEIGHT if args.teacher or args.teacher_scores else 0.0),
         distillation_temperature=args.distillation_temperature)
 
 
@@ -119,6 +123,8 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     if args.resume and not args.checkpoint:
         _parser().error("--resume needs --checkpoint")
+    if args.teacher and args.teacher_scores:
+        _parser().error("--teacher and --teacher-scores name two teachers: give one")
     if args.threads:
         torch.set_num_threads(args.threads)
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -148,7 +154,7 @@ def main(argv=None):
                 hidden_size=args.hidden, svd_rank=args.svd_rank, step_embedding_size=args.step_embedding,
                 n_blocks=args.blocks, film_hidden_size=args.film_hidden))
         start = time.monotonic()
-        teacher = load(args.teacher) if args.teacher else None
+        teacher = load(args.teacher) if args.teacher else np.load(args.teacher_scores) if args.teacher_scores else None
         trainer = Trainer(data, h, model=model, device=device, checkpoint=args.checkpoint, teacher=teacher)
         setup = time.monotonic() - start
         if args.resume:

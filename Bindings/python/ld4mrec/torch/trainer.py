@@ -138,10 +138,14 @@ class TeacherRanking:
     DEFAULT_CACHE_BYTES = 1 << 30
 
     def __init__(self, teacher, train, temperature, cache_bytes=DEFAULT_CACHE_BYTES, chunk=256):
-        self.teacher, self.train, self.temperature = teacher.eval(), train, temperature
-        n_users, n_items = len(train), int(teacher.item_ids.numel())
+        """teacher: a model, or any recommender's scores (users x items; _teacher_scores),
+        whose rows are all turned into q at once: they are in memory already."""
+        self.train, self.temperature = train, temperature
+        self.teacher, self.scores = (teacher.eval(), None) if isinstance(teacher, torch.nn.Module) else (None, teacher)
+        n_users = len(train)
+        n_items = int(teacher.item_ids.numel()) if self.teacher is not None else teacher.shape[1]
         self.cache = None
-        if n_users * n_items * 4 <= cache_bytes:
+        if self.scores is not None or n_users * n_items * 4 <= cache_bytes:
             self.cache = torch.cat([self._compute(torch.arange(start, min(start + chunk, n_users), device=train.items.device))
                                     for start in range(0, n_users, chunk)])
 
@@ -151,7 +155,7 @@ class TeacherRanking:
 
     def _compute(self, users):
         history = self.train.select(users)
-        scores = self.teacher.scores(history, users).double()
+        scores = (self.teacher.scores(history, users) if self.teacher is not None else self.scores[users]).double()
         outside = torch.ones_like(scores, dtype=torch.bool)
         outside[history.row_of_item(), history.items] = False
         count = outside.sum(1, keepdim=True)
@@ -162,6 +166,17 @@ class TeacherRanking:
         z = ((scores - mean) / (spread.clamp(min=1e-12) * self.temperature)).masked_fill(~outside, float("-inf"))
         q = torch.softmax(z, dim=1).nan_to_num_(0.0)  # a history of every item: a row of zeros
         return q.float()
+
+
+def _teacher_scores(scores, dataset):
+    """Any recommender's scores of every user and item of ``dataset`` (a numpy array or
+    tensor, users x items: row u the dataset's user u, column i its item i) as float32."""
+    scores = torch.as_tensor(scores).float()
+    if tuple(scores.shape) != (dataset.n_users, dataset.n_items):
+        shape = " x ".join(map(str, scores.shape))
+        raise ValueError(f"the teacher's scores are {shape}; this dataset needs one row per user and one column "
+                         f"per item: {dataset.n_users} x {dataset.n_items}")
+    return scores
 
 
 def _require_same_ids(model, dataset):
@@ -277,7 +292,9 @@ class Trainer:
     - ``teacher=ld4mrec.torch.load(path)``: distillation (docs/MODEL.md), with a
       ``distillation_weight`` above 0: each target gains the teacher's ranking. This
       trainer does not train a teacher (``ld4mrec train`` does, by default); a teacher is a
-      model file of the same dataset, e.g. one of ``ld4mrec train --cnets 3``.
+      model file of the same dataset, e.g. one of ``ld4mrec train --cnets 3``, or any
+      recommender's scores of every user and item of the dataset (a users x items numpy
+      array or tensor: row u the dataset's user u, column i its item i).
       As in a new run, epoch 0 (the starting weights) is not evaluated: the best trained
       epoch is kept.
 
@@ -315,7 +332,10 @@ class Trainer:
             raise ValueError("a teacher is used with a distillation_weight above 0 (it is "
                              f"{h.distillation_weight}), and distillation needs a teacher: teacher=ld4mrec.torch.load(file), "
                              "or distillation_weight=0 (e.g. to fine-tune a distilled model without its teacher)")
-        if teacher is not None:
+        given_scores = teacher is not None and not isinstance(teacher, torch.nn.Module)
+        if given_scores:
+            teacher = _teacher_scores(teacher, dataset)
+        elif teacher is not None:
             _require_same_ids(teacher, dataset)
             h = h.replace(teacher_cnets=teacher.hyperparameters.n_cnets)
         self.hyperparameters = h
@@ -343,7 +363,7 @@ class Trainer:
         self._train = dataset.train.to(self.device)
         self._teacher = None
         if teacher is not None:
-            if not torch.equal(teacher.item_degrees.cpu(), model.item_degrees.cpu()):
+            if not given_scores and not torch.equal(teacher.item_degrees.cpu(), model.item_degrees.cpu()):
                 raise ValueError("the teacher was not trained on this dataset (its training interactions differ)")
             self._teacher = TeacherRanking(teacher.to(self.device), self._train, h.distillation_temperature)
         self._train_users = torch.nonzero(self._train.lengths > 0).reshape(-1)
