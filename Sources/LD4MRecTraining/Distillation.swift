@@ -38,10 +38,9 @@ final class TeacherRanking {
         self.dataset = dataset
         self.temperature = temperature
         let (n, users) = (dataset.itemCount, dataset.userCount)
-        let parameters: ModelParameters
         switch teacher {
-        case .model(let model):
-            parameters = model
+        case .model(let parameters):
+            self.teacher = try Model(parameters)
         case .scores(let scores):
             try Self.requireShape(of: scores, for: dataset)
             self.teacher = nil
@@ -51,7 +50,6 @@ final class TeacherRanking {
             cache = rows
             return
         }
-        self.teacher = try Model(parameters)
         let (cells, overflow) = users.multipliedReportingOverflow(by: n)
         guard !overflow, cells <= cacheBytes / MemoryLayout<Float>.stride else { return }
         let rows = try AlignedBuffer<Float>(uninitialized: cells)
