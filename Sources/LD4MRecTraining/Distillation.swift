@@ -44,8 +44,7 @@ final class TeacherRanking {
         case .scores(let scores):
             try Self.requireShape(of: scores, for: dataset)
             self.teacher = nil
-            let rows = try AlignedBuffer<Float>(uninitialized: scores.values.count)
-            for (i, score) in scores.values.enumerated() { rows.pointer[i] = score }
+            let rows = try AlignedBuffer<Float>(scores.values)
             try normalise(Array(0 ..< users), rows: rows.pointer)
             cache = rows
             return
